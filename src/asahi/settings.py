@@ -1,0 +1,178 @@
+"""Settings: environment variables over `config/config.yaml`, validated once at start-up.
+
+Every invalid value stops start-up with one line naming the variable and what is wrong with it, so a bad deploy
+fails loudly at boot instead of at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+class SettingsError(ValueError):
+    """A configuration value is invalid; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    starttls: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    config: dict[str, Any]
+    data_dir: Path
+    database_url: str | None
+    redis_url: str | None
+    encryption_key: bytes | None
+    admin_secret: str | None
+    openai_api_key: str | None
+    openai_base_url: str | None
+    anthropic_api_key: str | None
+    anthropic_base_url: str | None
+    cohere_api_key: str | None
+    cohere_base_url: str | None
+    pinecone_api_key: str | None
+    pinecone_index: str
+    pinecone_host: str | None
+    sendgrid_api_key: str | None
+    sendgrid_base_url: str | None
+    from_email: str
+    smtp: SmtpSettings | None
+    log_level: str
+    environ: dict[str, str] = field(repr=False, default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        """A shared database means a real deployment: secrets must be given, never generated."""
+        return self.database_url is not None
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.config.get(name) or {}
+        if not isinstance(value, dict):
+            raise SettingsError(f"config section '{name}' must be a mapping")
+        return value
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    return value if value not in (None, "") else None
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the forms hosting platforms hand out (`postgres://`) and pick the async driver."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise SettingsError("DATABASE_URL must be a URL such as postgresql://user:pass@host:5432/db")
+    scheme = scheme.lower()
+    if scheme in ("postgres", "postgresql", "postgresql+asyncpg"):
+        return f"postgresql+asyncpg://{rest}"
+    if scheme in ("sqlite", "sqlite+aiosqlite"):
+        return f"sqlite+aiosqlite://{rest}"
+    raise SettingsError(f"DATABASE_URL scheme '{scheme}' is not supported (use postgresql:// or sqlite://)")
+
+
+def _check_redis_url(url: str) -> str:
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise SettingsError("REDIS_URL must start with redis:// or rediss:// (TLS)")
+    return url
+
+
+def _check_url(name: str, url: str | None) -> str | None:
+    if url is not None and urlsplit(url).scheme not in ("http", "https"):
+        raise SettingsError(f"{name} must be an http:// or https:// URL")
+    return url
+
+
+def _encryption_key(raw: str | None) -> bytes | None:
+    if raw is None:
+        return None
+    if not _HEX64.match(raw):
+        raise SettingsError("ASAHI_ENCRYPTION_KEY must be 64 hex characters (32 bytes); generate one with "
+                            "python -c \"import secrets; print(secrets.token_hex(32))\"")
+    return bytes.fromhex(raw)
+
+
+def _smtp(env: dict[str, str], config: dict[str, Any]) -> SmtpSettings | None:
+    host = _blank_to_none(env.get("SMTP_HOST"))
+    if host is None:
+        return None
+    raw_port = env.get("SMTP_PORT") or str((config.get("notify") or {}).get("smtp_port", 587))
+    if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
+        raise SettingsError("SMTP_PORT must be a port number (1-65535)")
+    starttls = (env.get("SMTP_STARTTLS") or "true").lower()
+    if starttls not in ("true", "false", "1", "0"):
+        raise SettingsError("SMTP_STARTTLS must be true or false")
+    return SmtpSettings(
+        host=host,
+        port=int(raw_port),
+        username=_blank_to_none(env.get("SMTP_USERNAME")),
+        password=_blank_to_none(env.get("SMTP_PASSWORD")),
+        starttls=starttls in ("true", "1"),
+    )
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise SettingsError(f"ASAHI_CONFIG: file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"ASAHI_CONFIG: {path} is not valid YAML ({exc})") from None
+    if not isinstance(loaded, dict):
+        raise SettingsError(f"ASAHI_CONFIG: {path} must hold a mapping at the top level")
+    return loaded
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read settings from `environ` (the process environment by default)."""
+    env = dict(os.environ if environ is None else environ)
+    get = lambda name: _blank_to_none(env.get(name))  # noqa: E731
+    config = load_config(Path(get("ASAHI_CONFIG") or DEFAULT_CONFIG))
+    database_url = get("DATABASE_URL")
+    log_level = (get("ASAHI_LOG_LEVEL") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError("ASAHI_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR")
+    encryption_key = _encryption_key(get("ASAHI_ENCRYPTION_KEY"))
+    if database_url is not None and encryption_key is None:
+        raise SettingsError("ASAHI_ENCRYPTION_KEY is required when DATABASE_URL is set (64 hex characters)")
+    from_email = get("ASAHI_FROM_EMAIL") or "noreply@asahi.local"
+    if "@" not in from_email:
+        raise SettingsError("ASAHI_FROM_EMAIL must be an email address")
+    return Settings(
+        config=config,
+        data_dir=Path(get("ASAHI_DATA_DIR") or ".asahi"),
+        database_url=normalise_database_url(database_url) if database_url else None,
+        redis_url=_check_redis_url(r) if (r := get("REDIS_URL")) else None,
+        encryption_key=encryption_key,
+        admin_secret=get("ASAHI_ADMIN_SECRET"),
+        openai_api_key=get("OPENAI_API_KEY"),
+        openai_base_url=_check_url("OPENAI_BASE_URL", get("OPENAI_BASE_URL")),
+        anthropic_api_key=get("ANTHROPIC_API_KEY"),
+        anthropic_base_url=_check_url("ANTHROPIC_BASE_URL", get("ANTHROPIC_BASE_URL")),
+        cohere_api_key=get("COHERE_API_KEY"),
+        cohere_base_url=_check_url("COHERE_BASE_URL", get("COHERE_BASE_URL")),
+        pinecone_api_key=get("PINECONE_API_KEY"),
+        pinecone_index=get("PINECONE_INDEX") or str((config.get("vectors") or {}).get("pinecone_index",
+                                                                                        "asahi-vectors")),
+        pinecone_host=_check_url("PINECONE_HOST", get("PINECONE_HOST")),
+        sendgrid_api_key=get("SENDGRID_API_KEY"),
+        sendgrid_base_url=_check_url("SENDGRID_BASE_URL", get("SENDGRID_BASE_URL")),
+        from_email=from_email,
+        smtp=_smtp(env, config),
+        log_level=log_level,
+        environ=env,
+    )
