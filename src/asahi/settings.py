@@ -140,7 +140,10 @@ def load_config(path: Path) -> dict[str, Any]:
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read settings from `environ` (the process environment by default)."""
     env = dict(os.environ if environ is None else environ)
-    get = lambda name: _blank_to_none(env.get(name))  # noqa: E731
+
+    def get(name: str) -> str | None:
+        return _blank_to_none(env.get(name))
+
     config = load_config(Path(get("ASAHI_CONFIG") or DEFAULT_CONFIG))
     database_url = get("DATABASE_URL")
     log_level = (get("ASAHI_LOG_LEVEL") or "INFO").upper()

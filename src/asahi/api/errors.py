@@ -1,0 +1,53 @@
+"""Asahi's own error shape for the native and management routes: {"error": {"code", "message", ...}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from asahi.errors import AsahiError
+
+
+def error_body(code: str, message: str, **details: Any) -> bytes:
+    return orjson.dumps({"error": {"code": code, "message": message, **details}})
+
+
+def error_response(err: AsahiError) -> Response:
+    return Response(
+        error_body(err.code, err.message, **err.details),
+        status_code=err.status,
+        media_type="application/json",
+        headers=err.headers,
+    )
+
+
+async def handle_asahi_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AsahiError)
+    return error_response(exc)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    return f"{location}: {error.get('msg')}" if location else str(error.get("msg"))
+
+
+async def handle_validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return Response(error_body("invalid_json", "The request body is not valid JSON."), 400,
+                        media_type="application/json")
+    message = "; ".join(_describe(e) for e in errors[:5])
+    return Response(error_body("invalid_request", message), 400, media_type="application/json")
+
+
+async def handle_http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return Response(error_body(code, str(exc.detail)), exc.status_code, media_type="application/json",
+                    headers=dict(exc.headers or {}))

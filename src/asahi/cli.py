@@ -1,0 +1,125 @@
+"""The `asahi` command: serve, migrate, keys, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from asahi.errors import AsahiError
+from asahi.governance import accounts, keys
+from asahi.observability.logging import configure as configure_logging
+from asahi.settings import Settings, SettingsError, load_settings
+from asahi.store import db
+from asahi.store.migrate import migrate
+from asahi.store.tables import orgs
+
+
+async def _migrate(settings: Settings) -> None:
+    engine = db.create_engine(db.database_url(settings))
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _org_id_for(settings: Settings, name: str, email: str) -> str:
+    engine = db.create_engine(db.database_url(settings))
+    try:
+        await migrate(engine)
+        async with engine.connect() as connection:
+            row = (await connection.execute(select(orgs.c.id).where(orgs.c.name_key == name.casefold()))).first()
+        if row is not None:
+            return str(row[0])
+        org, _ = await accounts.create_org_with_key(engine, name, email, actor="cli")
+        return org.id
+    finally:
+        await engine.dispose()
+
+
+async def _keys(settings: Settings, args: argparse.Namespace) -> None:
+    engine = db.create_engine(db.database_url(settings))
+    try:
+        await migrate(engine)
+        if args.keys_command == "create":
+            org_id = args.org_id or await _org_id_for(settings, args.org_name, args.email)
+            expires = datetime.now(UTC) + timedelta(days=args.expires_in_days) if args.expires_in_days else None
+            issued = await accounts.create_key(
+                engine, org_id, args.name, keys.parse_scopes(args.scopes), expires, actor="cli"
+            )
+            print(f"org_id={org_id} key_id={issued.record.id} scopes={','.join(sorted(issued.record.scopes))}")
+            print(issued.plaintext)
+        elif args.keys_command == "list":
+            for record in await accounts.list_keys(engine, args.org_id):
+                state = "revoked" if record.revoked_at else "active"
+                print(f"{record.id}\t{record.prefix}\t{record.name}\t{','.join(sorted(record.scopes))}\t{state}")
+        elif args.keys_command == "revoke":
+            record = await accounts.revoke_key(engine, args.org_id, args.key_id, actor="cli")
+            print(f"revoked {record.id}")
+    finally:
+        await engine.dispose()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asahi", description="Asahi LLM cost-optimization gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP gateway")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    sub.add_parser("migrate", help="bring the database schema to the latest version")
+    demo = sub.add_parser("demo", help="start on embedded defaults with a demo org and key")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    key_cmd = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
+    create = key_cmd.add_parser("create")
+    target = create.add_mutually_exclusive_group(required=True)
+    target.add_argument("--org-id")
+    target.add_argument("--org-name", help="an org to find, or create if it does not exist")
+    create.add_argument("--email", default="admin@localhost.localdomain")
+    create.add_argument("--name", default="cli")
+    create.add_argument("--scopes", default="infer")
+    create.add_argument("--expires-in-days", type=int)
+    listing = key_cmd.add_parser("list")
+    listing.add_argument("--org-id", required=True)
+    revoke = key_cmd.add_parser("revoke")
+    revoke.add_argument("--org-id", required=True)
+    revoke.add_argument("key_id")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"asahi: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        if args.command == "serve":
+            from asahi.server import serve
+
+            serve(settings, args.host, args.port)
+        elif args.command == "migrate":
+            asyncio.run(_migrate(settings))
+            print("database is at the latest schema")
+        elif args.command == "keys":
+            asyncio.run(_keys(settings, args))
+        elif args.command == "demo":
+            from asahi.demo import run_demo
+
+            run_demo(settings, args.host, args.port)
+    except AsahiError as exc:
+        print(f"asahi: {exc.message}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"asahi: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Orgs and their API keys in the database. Every write is one transaction: no half-written org or key."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from asahi.errors import Conflict, NotFound
+from asahi.governance import audit, keys
+from asahi.store.tables import api_keys, orgs
+
+
+@dataclass(frozen=True, slots=True)
+class Org:
+    id: str
+    name: str
+    email: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    record: keys.KeyRecord
+    plaintext: str
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def key_from_row(row: Row[tuple[object, ...]]) -> keys.KeyRecord:
+    m = row._mapping
+    return keys.KeyRecord(
+        id=m["id"],
+        org_id=m["org_id"],
+        name=m["name"],
+        prefix=m["prefix"],
+        scopes=frozenset(m["scopes"].split(",")),
+        created_at=_utc(m["created_at"]),
+        expires_at=_aware(m["expires_at"]),
+        revoked_at=_aware(m["revoked_at"]),
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything Asahi stores is UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value)
+
+
+async def _insert_key(
+    connection: AsyncConnection,
+    org_id: str,
+    name: str,
+    scopes: frozenset[str],
+    expires_at: datetime | None,
+) -> IssuedKey:
+    new = keys.generate()
+    record = keys.KeyRecord(
+        id=_new_id(), org_id=org_id, name=name, prefix=new.prefix, scopes=scopes,
+        created_at=datetime.now(UTC), expires_at=expires_at, revoked_at=None,
+    )
+    await connection.execute(
+        api_keys.insert().values(
+            id=record.id, org_id=org_id, name=name, prefix=new.prefix, digest=new.digest,
+            scopes=",".join(sorted(scopes)), created_at=record.created_at, expires_at=expires_at,
+        )
+    )
+    return IssuedKey(record=record, plaintext=new.plaintext)
+
+
+async def create_org_with_key(engine: AsyncEngine, name: str, email: str, actor: str) -> tuple[Org, IssuedKey]:
+    """Create an org and its first admin key together."""
+    org = Org(id=_new_id(), name=name, email=email, created_at=datetime.now(UTC))
+    try:
+        async with engine.begin() as connection:
+            existing = await connection.execute(select(orgs.c.id).where(orgs.c.name_key == name.casefold()))
+            if existing.first() is not None:
+                raise Conflict(f"An org named '{name}' already exists.", code="org_exists")
+            await connection.execute(
+                orgs.insert().values(
+                    id=org.id, name=name, name_key=name.casefold(), email=email, created_at=org.created_at
+                )
+            )
+            issued = await _insert_key(connection, org.id, "default", frozenset({"admin"}), None)
+            await audit.record(connection, org_id=org.id, actor=actor, action="org.create", target=org.id)
+            await audit.record(connection, org_id=org.id, actor=actor, action="key.create", target=issued.record.id)
+    except IntegrityError:
+        # Two signups raced for the same name; the database's unique index decided.
+        raise Conflict(f"An org named '{name}' already exists.", code="org_exists") from None
+    return org, issued
+
+
+async def get_org(engine: AsyncEngine, org_id: str) -> Org | None:
+    async with engine.connect() as connection:
+        row = (await connection.execute(select(orgs).where(orgs.c.id == org_id))).first()
+    if row is None:
+        return None
+    m = row._mapping
+    return Org(id=m["id"], name=m["name"], email=m["email"], created_at=_utc(m["created_at"]))
+
+
+async def create_key(
+    engine: AsyncEngine,
+    org_id: str,
+    name: str,
+    scopes: frozenset[str],
+    expires_at: datetime | None,
+    actor: str,
+) -> IssuedKey:
+    async with engine.begin() as connection:
+        exists = (await connection.execute(select(orgs.c.id).where(orgs.c.id == org_id))).first()
+        if exists is None:
+            raise NotFound(f"Org '{org_id}' does not exist.", code="org_not_found")
+        issued = await _insert_key(connection, org_id, name, scopes, expires_at)
+        await audit.record(
+            connection, org_id=org_id, actor=actor, action="key.create", target=issued.record.id,
+            details={"scopes": sorted(scopes)},
+        )
+    return issued
+
+
+async def list_keys(engine: AsyncEngine, org_id: str) -> list[keys.KeyRecord]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(api_keys).where(api_keys.c.org_id == org_id).order_by(api_keys.c.created_at)
+        )
+        return [key_from_row(row) for row in rows]
+
+
+async def revoke_key(engine: AsyncEngine, org_id: str, key_id: str, actor: str) -> keys.KeyRecord:
+    """Revoke a key of `org_id`. A key of another org is reported as not found, never touched."""
+    now = datetime.now(UTC)
+    async with engine.begin() as connection:
+        row = (
+            await connection.execute(
+                select(api_keys).where(api_keys.c.id == key_id, api_keys.c.org_id == org_id)
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"Key '{key_id}' does not exist in this org.", code="key_not_found")
+        record = key_from_row(row)
+        if record.revoked_at is None:
+            await connection.execute(update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=now))
+            await audit.record(connection, org_id=org_id, actor=actor, action="key.revoke", target=key_id)
+            record = replace(record, revoked_at=now)
+    return record
+
+
+async def find_key(engine: AsyncEngine, prefix: str) -> tuple[keys.KeyRecord, str] | None:
+    """The key with this public prefix and its stored digest."""
+    async with engine.connect() as connection:
+        row = (await connection.execute(select(api_keys).where(api_keys.c.prefix == prefix))).first()
+    if row is None:
+        return None
+    return key_from_row(row), row._mapping["digest"]

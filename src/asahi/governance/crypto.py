@@ -1,0 +1,46 @@
+"""Sealing secrets at rest (org policies, per-org provider keys) with AES-256-GCM."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+log = logging.getLogger(__name__)
+_NONCE_BYTES = 12
+
+
+class Sealer:
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("AES-256-GCM needs a 32-byte key")
+        self._aead = AESGCM(key)
+
+    def seal(self, plaintext: bytes, associated: bytes = b"") -> bytes:
+        """Encrypt; `associated` binds the ciphertext to its owner (e.g. the org id) so rows can't be swapped."""
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, plaintext, associated)
+
+    def open(self, sealed: bytes, associated: bytes = b"") -> bytes:
+        try:
+            return self._aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], associated)
+        except InvalidTag:
+            raise ValueError("sealed data failed authentication (wrong ASAHI_ENCRYPTION_KEY or tampering)") from None
+
+
+def embedded_key(data_dir: Path) -> bytes:
+    """The embedded default's key: generated once into the data directory, with one warning."""
+    path = data_dir / "encryption.key"
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    log.warning("ASAHI_ENCRYPTION_KEY is not set: generated one into the data directory; set it in production")
+    return bytes.fromhex(key)

@@ -1,0 +1,104 @@
+"""The database tables. Names are part of the contract (`orgs`, `api_keys`); migrations live in `migrations/`."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+orgs = Table(
+    "orgs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    # Case-folded name: "Acme" and "acme" are the same org for uniqueness.
+    Column("name_key", String(200), nullable=False, unique=True),
+    Column("email", String(320), nullable=False),
+    # The org's policy (allowed models, budgets, limits...), sealed with AES-256-GCM.
+    Column("policy_sealed", LargeBinary, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("org_id", String(32), ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(16), nullable=False, unique=True),
+    Column("digest", String(64), nullable=False),
+    Column("scopes", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+usage_records = Table(
+    "usage_records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(40), nullable=False, unique=True),
+    Column("org_id", String(32), nullable=False),
+    Column("key_id", String(32), nullable=True),
+    Column("surface", String(20), nullable=False),
+    Column("model_requested", String(100), nullable=True),
+    Column("model_used", String(100), nullable=True),
+    Column("provider", String(50), nullable=True),
+    Column("input_tokens", Integer, nullable=False, default=0),
+    Column("output_tokens", Integer, nullable=False, default=0),
+    Column("cached_input_tokens", Integer, nullable=False, default=0),
+    Column("cost_usd", Float, nullable=True),
+    Column("baseline_cost_usd", Float, nullable=True),
+    Column("saved_usd", Float, nullable=True),
+    Column("cost_complete", Boolean, nullable=False, default=True),
+    Column("saving_cause", String(20), nullable=True),
+    Column("cache_tier", Integer, nullable=False, default=0),
+    Column("latency_ms", Float, nullable=False, default=0.0),
+    Column("overhead_ms", Float, nullable=False, default=0.0),
+    Column("status", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_usage_records_org_created", "org_id", "created_at"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("org_id", String(32), nullable=True, index=True),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(64), nullable=True),
+    Column("details", JSON, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+semantic_entries = Table(
+    "semantic_entries",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("org_id", String(32), nullable=False),
+    Column("context_key", String(64), nullable=False),
+    Column("embedder", String(80), nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("response", LargeBinary, nullable=False),
+    Column("model", String(100), nullable=False),
+    Column("state", JSON, nullable=True),  # the entry's learned hit-correctness model
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Index("ix_semantic_entries_org", "org_id", "created_at"),
+)

@@ -1,0 +1,1 @@
+"""Protocol-faithful fake provider servers for tests and benchmarks."""
