@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from asahi import __version__, components
-from asahi.api import errors, health, keys, metrics, signup
+from asahi.api import anthropic_messages, errors, health, infer, keys, metrics, openai_chat, policy, signup
 from asahi.api.middleware import BodyLimit, RequestContext
 from asahi.errors import AsahiError
 from asahi.settings import Settings, load_settings
@@ -46,8 +46,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, errors.handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, errors.handle_http_error)
     app.add_exception_handler(Exception, _unexpected)
-    for router in (health.router, signup.router, keys.router, metrics.router):
+    for router in (health.router, signup.router, keys.router, policy.router, metrics.router):
         app.include_router(router)
+    # Plain Starlette routes: the inference hot path skips FastAPI's per-request machinery.
+    app.router.add_route("/v1/chat/completions", openai_chat.chat_completions, methods=["POST"])
+    app.router.add_route("/v1/models", openai_chat.list_models, methods=["GET"])
+    app.router.add_route("/v1/messages", anthropic_messages.messages, methods=["POST"])
+    app.router.add_route("/infer", infer.infer, methods=["POST"])
     max_body = int(settings.section("server").get("max_body_bytes", 4 * 1024 * 1024))
     app.add_middleware(BodyLimit, max_bytes=max_body)
     app.add_middleware(RequestContext)

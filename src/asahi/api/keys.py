@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, field_validator
 
+from asahi.api.admin import admin_actor, target_org
 from asahi.api.deps import components
-from asahi.errors import BadRequest, Forbidden, Unauthorized
-from asahi.governance import accounts, audit, keys
-from asahi.governance.auth import presented_key, require_scope
+from asahi.errors import BadRequest
+from asahi.governance import accounts, keys
 
 router = APIRouter(prefix="/governance")
 
@@ -55,43 +54,10 @@ class CreatedKey(KeyView):
     api_key: str
 
 
-class Actor(BaseModel):
-    """Who is calling: the admin secret (any org) or an admin-scoped key (its own org only)."""
-
-    name: str
-    org_id: str | None  # None: may act on any org
-
-
-async def _admin(request: Request) -> Actor:
-    built = components(request)
-    secret = request.headers.get("x-admin-secret")
-    if secret is not None:
-        configured = built.settings.admin_secret
-        if configured is None:
-            raise Forbidden("ASAHI_ADMIN_SECRET is not configured; use an admin-scoped API key.",
-                            code="admin_secret_disabled")
-        if not hmac.compare_digest(secret.encode(), configured.encode()):
-            raise Unauthorized("Wrong admin secret.", code="invalid_admin_secret")
-        return Actor(name=audit.ADMIN_SECRET_ACTOR, org_id=None)
-    record = await built.auth.authenticate(presented_key(request.headers))
-    require_scope(record, "admin")
-    return Actor(name=f"key:{record.id}", org_id=record.org_id)
-
-
-def _target_org(actor: Actor, org_id: str | None) -> str:
-    if actor.org_id is None:
-        if org_id is None:
-            raise BadRequest("org_id is required when using the admin secret.", code="missing_org_id")
-        return org_id
-    if org_id is not None and org_id != actor.org_id:
-        raise Forbidden("An admin key can only manage its own org.", code="cross_org_forbidden")
-    return actor.org_id
-
-
 @router.post("/api-keys", status_code=201, response_model=CreatedKey)
 async def create_api_key(body: CreateKeyRequest, request: Request) -> CreatedKey:
-    actor = await _admin(request)
-    org_id = _target_org(actor, body.org_id)
+    actor = await admin_actor(request)
+    org_id = target_org(actor, body.org_id)
     if body.expires_at is not None and body.expires_at <= datetime.now(UTC):
         raise BadRequest("expires_at must be in the future.", code="invalid_expiry")
     issued = await accounts.create_key(
@@ -102,15 +68,15 @@ async def create_api_key(body: CreateKeyRequest, request: Request) -> CreatedKey
 
 @router.get("/api-keys", response_model=list[KeyView])
 async def list_api_keys(request: Request, org_id: str | None = None) -> list[KeyView]:
-    actor = await _admin(request)
-    records = await accounts.list_keys(components(request).engine, _target_org(actor, org_id))
+    actor = await admin_actor(request)
+    records = await accounts.list_keys(components(request).engine, target_org(actor, org_id))
     return [KeyView.of(r) for r in records]
 
 
 @router.delete("/api-keys/{key_id}", response_model=KeyView)
 async def revoke_api_key(key_id: str, request: Request, org_id: str | None = None) -> KeyView:
-    actor = await _admin(request)
+    actor = await admin_actor(request)
     built = components(request)
-    record = await accounts.revoke_key(built.engine, _target_org(actor, org_id), key_id, actor.name)
+    record = await accounts.revoke_key(built.engine, target_org(actor, org_id), key_id, actor.name)
     await built.auth.revoked(record.id)
     return KeyView.of(record)

@@ -1,0 +1,113 @@
+"""The native surface: POST /infer, the guide's endpoint, reporting cost, baseline and saving in the body."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from starlette.requests import Request
+from starlette.responses import Response
+
+from asahi.api.errors import error_body
+from asahi.api.surface import authenticate, cache_directive, components, json_response, read_json, request_id
+from asahi.call import AUTO_MODEL, Call, Outcome, RoutingHints
+from asahi.domain import ChatRequest, Message, TextPart
+from asahi.errors import AsahiError, BadRequest
+
+
+class InferMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["system", "user", "assistant"]
+    content: Annotated[str, Field(max_length=1_000_000)]
+
+
+class CacheFlags(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    read: bool = True
+    write: bool = True
+    force: bool = False
+
+
+class InferRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt: Annotated[str, Field(min_length=1)] | None = None
+    messages: Annotated[list[InferMessage], Field(min_length=1)] | None = None
+    system: str | None = None
+    model_override: str | None = None
+    routing_mode: Literal["autopilot", "guided", "explicit"] | None = None
+    quality_preference: Literal["low", "medium", "high", "max"] | Annotated[float, Field(ge=0, le=1)] | None = None
+    latency_preference: Literal["low", "medium", "high"] | None = None
+    cost_budget: Annotated[float, Field(gt=0)] | None = None
+    max_tokens: Annotated[int, Field(ge=1)] | None = None
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    cache: CacheFlags | None = None
+
+    @model_validator(mode="after")
+    def _one_input(self) -> InferRequest:
+        if (self.prompt is None) == (self.messages is None):
+            raise ValueError("send exactly one of 'prompt' or 'messages'")
+        if self.routing_mode == "explicit" and not self.model_override:
+            raise ValueError("routing_mode 'explicit' needs model_override")
+        return self
+
+    def to_chat(self) -> ChatRequest:
+        messages = [Message("system", [TextPart(self.system)])] if self.system else []
+        if self.prompt is not None:
+            messages.append(Message("user", [TextPart(self.prompt)]))
+        for m in self.messages or []:
+            messages.append(Message(m.role, [TextPart(m.content)]))
+        return ChatRequest(
+            model=self.model_override or AUTO_MODEL, messages=messages, max_tokens=self.max_tokens,
+            temperature=self.temperature,
+        )
+
+    def mode(self) -> Literal["autopilot", "guided", "explicit"]:
+        if self.routing_mode is not None:
+            return self.routing_mode
+        return "explicit" if self.model_override else "autopilot"
+
+
+def _parse(body: Any) -> InferRequest:
+    try:
+        return InferRequest.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise BadRequest(f"{where}: {first['msg']}" if where else first["msg"]) from None
+
+
+def _body(outcome: Outcome) -> dict[str, Any]:
+    assert outcome.result is not None
+    usage = outcome.result.usage
+    return {
+        "request_id": outcome.request_id,
+        "response": outcome.result.choices[0].message.text if outcome.result.choices else "",
+        "model_used": outcome.model,
+        "tokens_input": usage.input_tokens,
+        "tokens_output": usage.output_tokens,
+        "cost": outcome.cost.usd,
+        "cost_original": outcome.baseline.usd,
+        "cost_saved": outcome.saved.usd,
+        "cost_complete": outcome.cost.complete and outcome.baseline.complete,
+        "saving_cause": outcome.saving_cause,
+        "cache_hit": outcome.cache in ("t1", "t2"),
+        "cache_tier": outcome.cache_tier,
+        "similarity": outcome.similarity,
+        "latency_ms": round(outcome.latency_ms, 3),
+        "routing_reason": outcome.routing_reason,
+    }
+
+
+async def infer(request: Request) -> Response:
+    rid = request_id(request)
+    try:
+        key = await authenticate(request)
+        parsed = _parse(await read_json(request))
+        hints = RoutingHints(parsed.mode(), parsed.quality_preference, parsed.latency_preference, parsed.cost_budget)
+        flags = parsed.cache.model_dump() if parsed.cache else None
+        call = Call(rid, "infer", key, parsed.to_chat(), cache=cache_directive(request, flags), routing=hints)
+        outcome = await components(request).pipeline.run(call)
+    except AsahiError as err:
+        return Response(error_body(err.code, err.message, **err.details), err.status,
+                        headers={**err.headers, "x-asahi-request-id": rid}, media_type="application/json")
+    return json_response(_body(outcome), headers=outcome.headers())

@@ -1,0 +1,71 @@
+"""What the inference surfaces share: reading the body, the caller's key, cache directives, responses.
+
+The inference routes are plain Starlette endpoints rather than FastAPI ones: FastAPI's per-request machinery is
+the throughput ceiling on this path, and each surface validates its own wire format anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from asahi.call import CacheDirective, Outcome
+from asahi.components import Components
+from asahi.errors import AsahiError, BadRequest
+from asahi.governance.auth import presented_key, require_scope
+from asahi.governance.keys import KeyRecord
+
+JSON = "application/json"
+
+
+def components(request: Request) -> Components:
+    built: Components = request.app.state.components
+    return built
+
+
+def request_id(request: Request) -> str:
+    return str(request.scope["state"]["request_id"])
+
+
+async def authenticate(request: Request) -> KeyRecord:
+    key = await components(request).auth.authenticate(presented_key(request.headers))
+    require_scope(key, "infer")
+    return key
+
+
+async def read_json(request: Request) -> Any:
+    body = await request.body()
+    if not body:
+        raise BadRequest("The request body is empty; send a JSON object.", code="invalid_json")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest("The request body is not valid JSON.", code="invalid_json") from None
+
+
+def cache_directive(request: Request, body_flags: dict[str, Any] | None = None) -> CacheDirective:
+    """`x-asahi-cache: no-cache | no-store | force` (comma-separated), or the same as `/infer` body flags."""
+    values = {v.strip().lower() for v in request.headers.get("x-asahi-cache", "").split(",") if v.strip()}
+    flags = body_flags or {}
+    return CacheDirective(
+        read="no-cache" not in values and flags.get("read", True) is not False,
+        write="no-store" not in values and flags.get("write", True) is not False,
+        allow_high_temperature="force" in values or flags.get("force") is True,
+    )
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(payload), status, headers=headers, media_type=JSON)
+
+
+def error_response(err: AsahiError, render: Callable[[AsahiError], Any], request_id: str) -> Response:
+    return json_response(render(err), err.status, {**err.headers, "x-asahi-request-id": request_id})
+
+
+def sse_response(chunks: AsyncIterator[bytes], outcome: Outcome) -> StreamingResponse:
+    headers = {**outcome.headers(), "cache-control": "no-cache", "x-accel-buffering": "no"}
+    return StreamingResponse(chunks, media_type="text/event-stream", headers=headers)

@@ -1,0 +1,103 @@
+"""The usage ledger writer: one row per request, batched off the hot path.
+
+Requests only put a row on a bounded queue and move on; one background task writes batches. When the queue is
+full the row is dropped and counted (a request never waits on the database). On a clean shutdown the queue is
+drained, so no row is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from asahi.observability.metrics import Metrics
+from asahi.store.tables import usage_records
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class UsageRow:
+    request_id: str
+    org_id: str
+    key_id: str | None
+    surface: str
+    model_requested: str | None
+    model_used: str | None
+    provider: str | None
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int
+    cost_usd: float | None
+    baseline_cost_usd: float | None
+    saved_usd: float | None
+    cost_complete: bool
+    saving_cause: str | None
+    cache_tier: int
+    latency_ms: float
+    overhead_ms: float
+    status: int
+    created_at: datetime
+
+
+class LedgerWriter:
+    def __init__(
+        self, engine: AsyncEngine, metrics: Metrics, max_queue: int = 50_000, batch_size: int = 500,
+        interval: float = 0.25,
+    ) -> None:
+        self._engine = engine
+        self._metrics = metrics
+        self._queue: asyncio.Queue[UsageRow] = asyncio.Queue(max_queue)
+        self._batch_size = batch_size
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    def record(self, row: UsageRow) -> None:
+        try:
+            self._queue.put_nowait(row)
+        except asyncio.QueueFull:
+            self._metrics.ledger_dropped.inc()
+            log.warning("ledger queue full: usage row dropped")
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            await asyncio.sleep(self._interval)  # let a batch gather
+            while len(batch) < self._batch_size and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._write(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write(self, batch: list[UsageRow]) -> None:
+        for attempt in range(3):
+            try:
+                async with self._engine.begin() as connection:
+                    await connection.execute(usage_records.insert(), [asdict(row) for row in batch])
+                return
+            except Exception as exc:  # noqa: BLE001 - keep the writer alive through database hiccups
+                log.warning("ledger write failed (attempt %d): %s", attempt + 1, exc)
+                await asyncio.sleep(0.5 * (attempt + 1))
+        log.error("ledger batch of %d rows could not be written", len(batch))
+
+    async def flush(self) -> None:
+        """Wait until every row queued so far is written (used at shutdown and by tests)."""
+        await self._queue.join()
+
+    async def aclose(self) -> None:
+        # Drain first: the worker only holds rows it has not yet written while it is writing them.
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

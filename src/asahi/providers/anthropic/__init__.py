@@ -1,0 +1,1 @@
+"""Anthropic Messages: the surface wire format, the client translation and the SDK adapter."""

@@ -1,0 +1,220 @@
+"""The Anthropic Messages format as a client: `ChatRequest` out to the SDK, SDK objects back in.
+
+OpenAI-shaped requests need translating: system messages are hoisted into `system`, tool results become
+`tool_result` blocks inside user turns, JSON response formats become a system instruction (Anthropic has no
+such parameter), and `n > 1` is refused because Anthropic answers once per call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from anthropic.types import Message as WireMessage
+from anthropic.types import MessageDeltaUsage, RawMessageStreamEvent
+from anthropic.types import Usage as WireUsage
+
+from asahi.domain import (
+    ChatRequest,
+    ChatResult,
+    Choice,
+    FinishEvent,
+    FinishReason,
+    ImagePart,
+    Message,
+    Part,
+    StreamEvent,
+    TextDelta,
+    TextPart,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+    UsageEvent,
+)
+from asahi.errors import BadRequest
+from asahi.providers.anthropic.wire import tool_input
+
+_EPHEMERAL = {"type": "ephemeral"}
+_JSON_INSTRUCTION = "Reply with one valid JSON object and nothing else: no prose, no code fences."
+
+
+def _block(part: Part) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        block: dict[str, Any] = {"type": "text", "text": part.text}
+        if part.cache_control:
+            block["cache_control"] = _EPHEMERAL
+        return block
+    return {"type": "image", "source": _image_source(part)}
+
+
+def _image_source(part: ImagePart) -> dict[str, Any]:
+    if part.url is not None:
+        return {"type": "url", "url": part.url}
+    return {"type": "base64", "media_type": part.media_type or "image/png", "data": part.data}
+
+
+def _blocks(message: Message) -> list[dict[str, Any]]:
+    # Anthropic rejects empty text blocks, which OpenAI clients send freely (e.g. beside tool calls).
+    blocks = [_block(p) for p in message.content if not isinstance(p, TextPart) or p.text]
+    if message.role == "tool":
+        result: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id}
+        if blocks:
+            result["content"] = blocks
+        if message.is_error:
+            result["is_error"] = True
+        return [result]
+    blocks += [
+        {"type": "tool_use", "id": c.id, "name": c.name, "input": tool_input(c.arguments)} for c in message.tool_calls
+    ]
+    return blocks
+
+
+def _system(request: ChatRequest) -> list[dict[str, Any]]:
+    blocks = [_block(p) for m in request.messages if m.role == "system" for p in m.content if isinstance(p, TextPart)]
+    response_format = request.response_format or {}
+    if response_format.get("type") == "json_object":
+        blocks.append({"type": "text", "text": _JSON_INSTRUCTION})
+    elif response_format.get("type") == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema") or {}
+        text = f"{_JSON_INSTRUCTION} It must match this JSON schema: {orjson.dumps(schema).decode()}"
+        blocks.append({"type": "text", "text": text})
+    return blocks
+
+
+def _turns(request: ChatRequest) -> list[dict[str, Any]]:
+    """Conversation turns; consecutive same-role turns merge, so tool results share one user turn."""
+    turns: list[dict[str, Any]] = []
+    for message in request.messages:
+        if message.role == "system":
+            continue
+        role = "assistant" if message.role == "assistant" else "user"
+        blocks = _blocks(message)
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    return turns
+
+
+def _tool_choice(request: ChatRequest) -> dict[str, Any] | None:
+    choice = request.tool_choice
+    wire: dict[str, Any] | None = None
+    if choice is not None:
+        wire = {"type": {"auto": "auto", "none": "none", "required": "any", "tool": "tool"}[choice.mode]}
+        if choice.mode == "tool":
+            wire["name"] = choice.name
+    if request.parallel_tool_calls is False and request.tools:
+        wire = wire or {"type": "auto"}
+        if wire["type"] != "none":
+            wire["disable_parallel_tool_use"] = True
+    return wire
+
+
+def to_wire(request: ChatRequest, model: str, *, default_max_tokens: int = 4096) -> dict[str, Any]:
+    """Keyword arguments for `messages.create`; `max_tokens` is mandatory there, so a default fills it."""
+    if request.n != 1:
+        raise BadRequest("Anthropic models answer once per request; 'n' must be 1.", param="n")
+    wire: dict[str, Any] = {
+        "model": model,
+        "max_tokens": request.max_tokens or default_max_tokens,
+        "messages": _turns(request),
+    }
+    if system := _system(request):
+        wire["system"] = system
+    if request.tools:
+        wire["tools"] = [
+            {"name": t.name, "input_schema": t.parameters, **({"description": t.description} if t.description else {})}
+            for t in request.tools
+        ]
+    if (tool_choice := _tool_choice(request)) is not None:
+        wire["tool_choice"] = tool_choice
+    if request.temperature is not None:
+        # OpenAI's scale runs to 2, Anthropic's to 1; both mean "most random" at the top.
+        wire["temperature"] = min(request.temperature, 1.0)
+    if request.top_p is not None:
+        wire["top_p"] = request.top_p
+    if request.stop:
+        wire["stop_sequences"] = request.stop
+    if request.user is not None:
+        wire["metadata"] = {"user_id": request.user}
+    if request.stream:
+        wire["stream"] = True
+    return wire
+
+
+def usage_from_wire(usage: WireUsage | MessageDeltaUsage, base: Usage | None = None) -> Usage:
+    """Asahi's usage from Anthropic's, whose `input_tokens` leaves out cache reads and writes.
+
+    A stream's message_delta may omit input counts; `base` (from message_start) fills them in.
+    """
+    base = base or Usage()
+    read = usage.cache_read_input_tokens
+    write = usage.cache_creation_input_tokens
+    read = base.cached_input_tokens if read is None else read
+    write = base.cache_write_tokens if write is None else write
+    uncached = usage.input_tokens
+    total = base.input_tokens if uncached is None else uncached + read + write
+    return Usage(input_tokens=total, output_tokens=usage.output_tokens, cached_input_tokens=read,
+                 cache_write_tokens=write)
+
+
+_FINISH: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+
+def result_from_wire(message: WireMessage, provider: str = "anthropic") -> ChatResult:
+    parts: list[Part] = []
+    calls: list[ToolCall] = []
+    for block in message.content:
+        if block.type == "text":
+            parts.append(TextPart(block.text))
+        elif block.type == "tool_use":
+            calls.append(ToolCall(block.id, block.name, orjson.dumps(block.input).decode()))
+    finish = _FINISH.get(message.stop_reason or "", "stop")
+    return ChatResult(
+        id=message.id,
+        model=message.model,
+        provider=provider,
+        choices=[Choice(0, Message("assistant", parts, calls), finish)],
+        usage=usage_from_wire(message.usage),
+        created=0,
+    )
+
+
+class EventTranslator:
+    """Anthropic stream events to Asahi `StreamEvent`s; content blocks are numbered, tool calls counted."""
+
+    def __init__(self) -> None:
+        self._usage = Usage()
+        self._finish: FinishReason = "stop"
+        self._tools: dict[int, int] = {}  # content block index -> tool_index
+
+    def translate(self, event: RawMessageStreamEvent) -> list[StreamEvent]:
+        if event.type == "message_start":
+            self._usage = usage_from_wire(event.message.usage)
+        elif event.type == "content_block_start":
+            block = event.content_block
+            if block.type == "tool_use":
+                tool_index = self._tools[event.index] = len(self._tools)
+                return [ToolCallDelta(0, tool_index, block.id, block.name, "")]
+            if block.type == "text" and block.text:
+                return [TextDelta(0, block.text)]
+        elif event.type == "content_block_delta":
+            delta = event.delta
+            if delta.type == "text_delta":
+                return [TextDelta(0, delta.text)]
+            if delta.type == "input_json_delta" and event.index in self._tools:
+                return [ToolCallDelta(0, self._tools[event.index], None, None, delta.partial_json)]
+        elif event.type == "message_delta":
+            self._usage = usage_from_wire(event.usage, self._usage)
+            self._finish = _FINISH.get(event.delta.stop_reason or "", "stop")
+        elif event.type == "message_stop":
+            return [FinishEvent(0, self._finish), UsageEvent(self._usage)]
+        return []

@@ -1,0 +1,15 @@
+"""Any OpenAI-compatible server (vLLM, Ollama, llama.cpp server, Groq) as a named provider.
+
+They speak OpenAI's Chat Completions, so the OpenAI adapter serves them; two differences matter. Many only read
+`max_tokens`, not the newer `max_completion_tokens`. And local servers often need no key, while the SDK insists
+on one, so a placeholder stands in.
+"""
+
+from __future__ import annotations
+
+from asahi.providers.openai.adapter import OpenAIProvider
+
+
+def compatible_provider(name: str, base_url: str, api_key: str | None = None, timeout: float = 120.0) -> OpenAIProvider:
+    return OpenAIProvider(api_key or "unused", base_url=base_url, name=name, timeout=timeout,
+                          max_tokens_field="max_tokens")

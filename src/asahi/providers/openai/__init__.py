@@ -1,0 +1,1 @@
+"""OpenAI Chat Completions: the surface wire format, the client translation and the SDK adapter."""

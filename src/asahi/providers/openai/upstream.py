@@ -1,0 +1,162 @@
+"""The OpenAI Chat Completions format as a client: `ChatRequest` out to the SDK, SDK objects back in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.completion_usage import CompletionUsage
+
+from asahi.domain import (
+    ChatRequest,
+    ChatResult,
+    Choice,
+    FinishEvent,
+    FinishReason,
+    ImagePart,
+    Message,
+    Part,
+    StreamEvent,
+    TextDelta,
+    TextPart,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+    UsageEvent,
+)
+
+
+def _part(part: Part) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    url = part.url if part.url is not None else f"data:{part.media_type or 'image/png'};base64,{part.data}"
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def _content(message: Message) -> str | list[dict[str, Any]]:
+    if any(isinstance(p, ImagePart) for p in message.content):
+        return [_part(p) for p in message.content]
+    return message.text
+
+
+def _message(message: Message) -> dict[str, Any]:
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
+    wire: dict[str, Any] = {"role": message.role, "content": _content(message)}
+    if message.name is not None:
+        wire["name"] = message.name
+    if message.tool_calls:
+        wire["content"] = message.text or None
+        wire["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    return wire
+
+
+def to_wire(request: ChatRequest, model: str, *, max_tokens_field: str = "max_completion_tokens") -> dict[str, Any]:
+    """Keyword arguments for `chat.completions.create`.
+
+    `max_tokens_field` exists because OpenAI's newer models only accept `max_completion_tokens` while many
+    OpenAI-compatible servers still only read `max_tokens`. Streams always ask for usage: the ledger needs it.
+    """
+    wire: dict[str, Any] = {"model": model, "messages": [_message(m) for m in request.messages]}
+    if request.tools:
+        wire["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    "parameters": t.parameters,
+                    **({"description": t.description} if t.description is not None else {}),
+                },
+            }
+            for t in request.tools
+        ]
+        if request.parallel_tool_calls is not None:
+            wire["parallel_tool_calls"] = request.parallel_tool_calls
+    if request.tool_choice is not None:
+        choice = request.tool_choice
+        wire["tool_choice"] = (
+            {"type": "function", "function": {"name": choice.name}} if choice.mode == "tool" else choice.mode
+        )
+    optional = {
+        "response_format": request.response_format,
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        max_tokens_field: request.max_tokens,
+        "seed": request.seed,
+        "user": request.user,
+    }
+    wire.update((k, v) for k, v in optional.items() if v is not None)
+    if request.n != 1:
+        wire["n"] = request.n
+    if request.stop:
+        wire["stop"] = request.stop
+    if request.stream:
+        wire["stream"] = True
+        wire["stream_options"] = {"include_usage": True}
+    return wire
+
+
+def usage_from_wire(usage: CompletionUsage | None) -> Usage:
+    if usage is None:
+        return Usage()
+    details = usage.prompt_tokens_details
+    return Usage(
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.completion_tokens,
+        cached_input_tokens=(details.cached_tokens or 0) if details else 0,
+    )
+
+
+def _finish(reason: str | None) -> FinishReason:
+    if reason in ("length", "tool_calls", "content_filter"):
+        return reason  # type: ignore[return-value]
+    # The legacy "function_call" is a tool call in Asahi's terms; anything else ended normally.
+    return "tool_calls" if reason == "function_call" else "stop"
+
+
+def result_from_wire(completion: ChatCompletion, provider: str = "openai") -> ChatResult:
+    choices = []
+    for choice in completion.choices:
+        wire = choice.message
+        content: list[Part] = [TextPart(wire.content)] if wire.content else []
+        calls = [
+            ToolCall(c.id, c.function.name, c.function.arguments)
+            for c in wire.tool_calls or []
+            if c.type == "function"
+        ]
+        choices.append(Choice(choice.index, Message("assistant", content, calls), _finish(choice.finish_reason)))
+    return ChatResult(
+        id=completion.id,
+        model=completion.model,
+        provider=provider,
+        choices=choices,
+        usage=usage_from_wire(completion.usage),
+        created=completion.created,
+    )
+
+
+def events_from_chunk(chunk: ChatCompletionChunk) -> list[StreamEvent]:
+    events: list[StreamEvent] = []
+    for choice in chunk.choices:
+        delta = choice.delta
+        if delta.content:
+            events.append(TextDelta(choice.index, delta.content))
+        for call in delta.tool_calls or []:
+            function = call.function
+            events.append(
+                ToolCallDelta(
+                    index=choice.index,
+                    tool_index=call.index,
+                    id=call.id,
+                    name=function.name if function else None,
+                    arguments=(function.arguments or "") if function else "",
+                )
+            )
+        if choice.finish_reason is not None:
+            events.append(FinishEvent(choice.index, _finish(choice.finish_reason)))
+    if chunk.usage is not None:
+        events.append(UsageEvent(usage_from_wire(chunk.usage)))
+    return events
