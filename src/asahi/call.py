@@ -76,7 +76,6 @@ class Outcome:
 
     def headers(self) -> dict[str, str]:
         headers = {
-            "x-asahi-request-id": self.request_id,
             "x-asahi-cache": self.cache,
             "x-asahi-model": self.model,
             "x-asahi-overhead-ms": f"{self.overhead_ms:.3f}",

@@ -32,7 +32,7 @@ async def messages(request: Request) -> Response:
                     routing=RoutingHints(mode_for(chat.model)))
         outcome = await components(request).pipeline.run(call)
     except AsahiError as err:
-        return error_response(err, wire.render_error, rid)
+        return error_response(err, wire.render_error)
     if outcome.result is not None:
         return json_response(wire.render_result(outcome.result, rid), headers=outcome.headers())
     return sse_response(_events(outcome, rid, estimate_input_tokens(chat)), outcome)

@@ -109,5 +109,5 @@ async def infer(request: Request) -> Response:
         outcome = await components(request).pipeline.run(call)
     except AsahiError as err:
         return Response(error_body(err.code, err.message, **err.details), err.status,
-                        headers={**err.headers, "x-asahi-request-id": rid}, media_type="application/json")
+                        headers=err.headers, media_type="application/json")
     return json_response(_body(outcome), headers=outcome.headers())

@@ -32,7 +32,7 @@ async def chat_completions(request: Request) -> Response:
                     routing=RoutingHints(mode_for(chat.model)))
         outcome = await components(request).pipeline.run(call)
     except AsahiError as err:
-        return error_response(err, wire.render_error, rid)
+        return error_response(err, wire.render_error)
     if outcome.result is not None:
         return json_response(wire.render_result(outcome.result, rid), headers=outcome.headers())
     return sse_response(_chunks(outcome, rid, chat.include_usage), outcome)
@@ -57,7 +57,7 @@ async def list_models(request: Request) -> Response:
     try:
         key = await authenticate(request)
     except AsahiError as err:
-        return error_response(err, wire.render_error, rid)
+        return error_response(err, wire.render_error)
     built = components(request)
     policy = await built.pipeline.policies.get(key.org_id)
     created = int(built.started_at)

@@ -62,8 +62,8 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
     return Response(orjson.dumps(payload), status, headers=headers, media_type=JSON)
 
 
-def error_response(err: AsahiError, render: Callable[[AsahiError], Any], request_id: str) -> Response:
-    return json_response(render(err), err.status, {**err.headers, "x-asahi-request-id": request_id})
+def error_response(err: AsahiError, render: Callable[[AsahiError], Any]) -> Response:
+    return json_response(render(err), err.status, err.headers)
 
 
 def sse_response(chunks: AsyncIterator[bytes], outcome: Outcome) -> StreamingResponse:

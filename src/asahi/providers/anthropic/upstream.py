@@ -2,7 +2,7 @@
 
 OpenAI-shaped requests need translating: system messages are hoisted into `system`, tool results become
 `tool_result` blocks inside user turns, JSON response formats become a system instruction (Anthropic has no
-such parameter), and `n > 1` is refused because Anthropic answers once per call.
+such parameter), sampling parameters are dropped, and `n > 1` is refused because Anthropic answers once per call.
 """
 
 from __future__ import annotations
@@ -111,7 +111,11 @@ def _tool_choice(request: ChatRequest) -> dict[str, Any] | None:
 
 
 def to_wire(request: ChatRequest, model: str, *, default_max_tokens: int = 4096) -> dict[str, Any]:
-    """Keyword arguments for `messages.create`; `max_tokens` is mandatory there, so a default fills it."""
+    """Keyword arguments for `messages.create`; `max_tokens` is mandatory there, so a default fills it.
+
+    temperature, top_p and seed are not sent: the current Messages API (and its SDK) takes no sampling
+    parameters, and they are hints whose loss is better than a refused request.
+    """
     if request.n != 1:
         raise BadRequest("Anthropic models answer once per request; 'n' must be 1.", param="n")
     wire: dict[str, Any] = {
@@ -128,11 +132,6 @@ def to_wire(request: ChatRequest, model: str, *, default_max_tokens: int = 4096)
         ]
     if (tool_choice := _tool_choice(request)) is not None:
         wire["tool_choice"] = tool_choice
-    if request.temperature is not None:
-        # OpenAI's scale runs to 2, Anthropic's to 1; both mean "most random" at the top.
-        wire["temperature"] = min(request.temperature, 1.0)
-    if request.top_p is not None:
-        wire["top_p"] = request.top_p
     if request.stop:
         wire["stop_sequences"] = request.stop
     if request.user is not None:

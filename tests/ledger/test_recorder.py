@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from asahi.ledger.recorder import LedgerWriter, UsageRow
+from asahi.observability.metrics import Metrics
+from asahi.store import db
+from asahi.store.migrate import migrate
+from asahi.store.tables import usage_records
+from tests.conftest import SettingsFactory
+
+
+def row(i: int) -> UsageRow:
+    return UsageRow(
+        request_id=f"req_{i}", org_id="o", key_id="k", surface="openai", model_requested="m", model_used="m",
+        provider="simulator", input_tokens=1, output_tokens=2, cached_input_tokens=0, cost_usd=0.1,
+        baseline_cost_usd=0.2, saved_usd=0.1, cost_complete=True, saving_cause="tier1", cache_tier=1,
+        latency_ms=1.0, overhead_ms=0.1, status=200, created_at=datetime.now(UTC),
+    )
+
+
+async def test_rows_queued_before_a_clean_stop_are_all_written(make_settings: SettingsFactory) -> None:
+    engine = db.create_engine(db.database_url(make_settings()))
+    await migrate(engine)
+    writer = LedgerWriter(engine, Metrics(), batch_size=100)
+    await writer.start()
+    for i in range(1234):
+        writer.record(row(i))
+    await writer.aclose()
+    async with engine.connect() as connection:
+        count = (await connection.execute(select(func.count()).select_from(usage_records))).scalar_one()
+    await engine.dispose()
+    assert count == 1234
+
+
+async def test_a_full_queue_drops_and_counts_instead_of_blocking(make_settings: SettingsFactory) -> None:
+    engine = db.create_engine(db.database_url(make_settings()))
+    metrics = Metrics()
+    writer = LedgerWriter(engine, metrics, max_queue=3)
+    for i in range(5):
+        writer.record(row(i))
+    assert metrics.ledger_dropped._value.get() == 2
+    await engine.dispose()
