@@ -17,7 +17,7 @@ async def connect(url: str | None) -> Redis | None:
     try:
         client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=30)
         await client.ping()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  # any failure means: run on memory, say why
         log.warning("Redis cache init or ping failed: %s", _describe(exc))
         if client is not None:
             await client.aclose()

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import orjson
 import uvicorn
@@ -35,6 +35,7 @@ class Reply:
     output_tokens: int = 5
     cached_tokens: int = 0
     cache_write_tokens: int = 0
+    stream_usage: bool = True  # False: act like a compatible server that ignores stream_options
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,9 @@ class FakeServer:
             await asyncio.sleep(behaviour.seconds)
             behaviour = behaviour.then
         if isinstance(behaviour, Fail):
-            payload = behaviour.body if behaviour.body is not None else self.error_body(behaviour.status, behaviour.message)
+            payload = behaviour.body
+            if payload is None:
+                payload = self.error_body(behaviour.status, behaviour.message)
             return Response(orjson.dumps(payload), behaviour.status, behaviour.headers, "application/json")
         streaming = isinstance(body, dict) and body.get("stream") is True
         if isinstance(behaviour, Reply):
@@ -188,7 +191,7 @@ class FakeServer:
             self._server.should_exit = True
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> FakeServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -53,7 +53,6 @@ async def _chunks(outcome: Outcome, rid: str, include_usage: bool) -> AsyncItera
 
 
 async def list_models(request: Request) -> Response:
-    rid = request_id(request)
     try:
         key = await authenticate(request)
     except AsahiError as err:

@@ -48,14 +48,14 @@ class RedisExactCache:
     async def get(self, key: str) -> bytes | None:
         try:
             value = await self._get_and_count(keys=[key, HITS_KEY, MISSES_KEY])
-        except Exception as exc:  # noqa: BLE001 - any Redis failure means "go on uncached"
+        except Exception as exc:  # any Redis failure means "go on uncached"
             raise CacheUnavailable(str(exc)) from exc
         return value if isinstance(value, bytes) or value is None else bytes(value)
 
     async def put(self, key: str, value: bytes, ttl_seconds: int) -> None:
         try:
             await self._redis.set(key, value, ex=ttl_seconds)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise CacheUnavailable(str(exc)) from exc
 
 

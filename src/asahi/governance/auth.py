@@ -83,7 +83,7 @@ class Authenticator:
         if self._redis is not None:
             try:
                 await self._redis.publish(REVOCATION_CHANNEL, key_id)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  # other instances fall back to the cache TTL
                 log.warning("could not broadcast key revocation: %s", exc)
 
     async def start(self) -> None:
@@ -101,7 +101,7 @@ class Authenticator:
                             self.forget(data.decode() if isinstance(data, bytes) else str(data))
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  # keep listening through Redis restarts
                 log.warning("key revocation listener lost Redis: %s", exc)
                 # Entries cached while deaf might have missed a revocation.
                 self._cache.clear()

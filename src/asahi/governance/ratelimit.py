@@ -28,7 +28,7 @@ class RateLimiter:
                     pipe.expire(redis_key, window_seconds + 1)
                     count, _ = await pipe.execute()
                 return None if int(count) <= limit else retry_after
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  # a limiter outage must not take the API down
                 log.warning("rate limiter fell back to memory: %s", exc)
         current_window, count = self._windows.get(key, (window, 0))
         count = count + 1 if current_window == window else 1

@@ -85,7 +85,7 @@ class LedgerWriter:
                 async with self._engine.begin() as connection:
                     await connection.execute(usage_records.insert(), [asdict(row) for row in batch])
                 return
-            except Exception as exc:  # noqa: BLE001 - keep the writer alive through database hiccups
+            except Exception as exc:  # noqa: BLE001  # keep the writer alive through database hiccups
                 log.warning("ledger write failed (attempt %d): %s", attempt + 1, exc)
                 await asyncio.sleep(0.5 * (attempt + 1))
         log.error("ledger batch of %d rows could not be written", len(batch))

@@ -1,0 +1,106 @@
+"""A fake OpenAI Chat Completions server: `POST /v1/chat/completions`, JSON or SSE, OpenAI's error bodies.
+
+Point an SDK at `server.base_url`. Usage counts come from the scripted `Reply`, including
+`prompt_tokens_details.cached_tokens`; streams end with `data: [DONE]` and carry the usage chunk (empty
+`choices`) only when the request set `stream_options.include_usage`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from tests.fakes.server import Fail, FakeServer, Reply, split_words, sse_event
+
+_ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_denied",
+                404: "invalid_request_error", 429: "requests"}
+_ERROR_CODES = {401: "invalid_api_key", 404: "model_not_found", 429: "rate_limit_exceeded"}
+
+
+class FakeOpenAI(FakeServer):
+    path = "/v1/chat/completions"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def check(self, request: Request, body: Any) -> Fail | None:
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return Fail(401, "Incorrect API key provided.")
+        if not isinstance(body, dict) or "model" not in body or "messages" not in body:
+            return Fail(400, "you must provide a model parameter")
+        return None
+
+    def _usage(self, reply: Reply) -> dict[str, Any]:
+        return {
+            "prompt_tokens": reply.input_tokens,
+            "completion_tokens": reply.output_tokens,
+            "total_tokens": reply.input_tokens + reply.output_tokens,
+            "prompt_tokens_details": {"cached_tokens": reply.cached_tokens, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+        }
+
+    @staticmethod
+    def _finish(reply: Reply) -> str:
+        return reply.finish or ("tool_calls" if reply.tool_calls else "stop")
+
+    @staticmethod
+    def _calls(reply: Reply) -> list[dict[str, Any]]:
+        return [
+            {"id": f"call_{i}", "type": "function",
+             "function": {"name": name, "arguments": orjson.dumps(args).decode()}}
+            for i, (name, args) in enumerate(reply.tool_calls)
+        ]
+
+    def reply_json(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text or None, "refusal": None,
+                                   "annotations": []}
+        if reply.tool_calls:
+            message["tool_calls"] = self._calls(reply)
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": self._finish(reply)}],
+            "usage": self._usage(reply),
+            "service_tier": "default",
+            "system_fingerprint": None,
+        }
+
+    def reply_events(self, body: dict[str, Any], reply: Reply) -> list[bytes]:
+        include_usage = reply.stream_usage and bool((body.get("stream_options") or {}).get("include_usage"))
+        envelope = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
+                    "model": body["model"], "system_fingerprint": None}
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            data = {**envelope, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+            if include_usage:
+                data["usage"] = None
+            return sse_event(data)
+
+        events = [chunk({"role": "assistant", "content": "", "refusal": None})]
+        events += [chunk({"content": piece}) for piece in split_words(reply.text)] if reply.text else []
+        for i, call in enumerate(self._calls(reply)):
+            args = call["function"]["arguments"]
+            opening = {"index": i, "id": call["id"], "type": "function",
+                       "function": {"name": call["function"]["name"], "arguments": ""}}
+            events.append(chunk({"tool_calls": [opening]}))
+            half = len(args) // 2
+            for piece in (args[:half], args[half:]):
+                events.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
+        events.append(chunk({}, self._finish(reply)))
+        if include_usage:
+            events.append(sse_event({**envelope, "choices": [], "usage": self._usage(reply)}))
+        return [*events, b"data: [DONE]\n\n"]
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
+        kind = _ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+        return {"error": {"message": message, "type": kind, "param": None, "code": _ERROR_CODES.get(status)}}
+
+    def stream_error_event(self, status: int, message: str) -> bytes:
+        return sse_event(self.error_body(status, message))
