@@ -12,7 +12,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from asahi import __version__, components
-from asahi.api import anthropic_messages, errors, health, infer, keys, metrics, openai_chat, policy, signup
+from asahi.api import (
+    analytics,
+    anthropic_messages,
+    errors,
+    health,
+    infer,
+    keys,
+    metrics,
+    openai_chat,
+    policy,
+    signup,
+)
 from asahi.api.middleware import BodyLimit, RequestContext
 from asahi.errors import AsahiError
 from asahi.settings import Settings, load_settings
@@ -46,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, errors.handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, errors.handle_http_error)
     app.add_exception_handler(Exception, _unexpected)
-    for router in (health.router, signup.router, keys.router, policy.router, metrics.router):
+    for router in (health.router, signup.router, keys.router, policy.router, analytics.router, metrics.router):
         app.include_router(router)
     # Plain Starlette routes: the inference hot path skips FastAPI's per-request machinery.
     app.router.add_route("/v1/chat/completions", openai_chat.chat_completions, methods=["POST"])

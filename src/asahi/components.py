@@ -51,6 +51,9 @@ class Components:
     def cache_backend(self) -> str:
         return "redis" if self.redis is not None else "memory"
 
+    def describe_tier2(self) -> dict[str, str | None]:
+        return {"embedder": None, "vector_store": None}
+
     async def aclose(self) -> None:
         await self.ledger.aclose()
         for provider in self.providers.values():

@@ -16,12 +16,12 @@ router = APIRouter()
 @router.get("/health")
 async def health(request: Request) -> dict[str, Any]:
     built = components(request)
-    extra: dict[str, Any] = getattr(request.app.state, "health_extra", lambda: {})()
     return {
         "status": "ok",
         "version": __version__,
         "uptime_seconds": round(time.time() - built.started_at, 3),
         "cache_backend": built.cache_backend,
         "database_backend": built.database_backend,
-        **extra,
+        "providers": sorted(built.providers),
+        **built.describe_tier2(),
     }
