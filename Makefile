@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: test lint demo bench install clean
+.PHONY: test lint demo bench eval install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,8 +25,20 @@ test: lint
 demo: $(STAMP)
 	$(VENV)/bin/asahi demo
 
+# Speed and memory figures (docs/benchmarks.md). Loopback only; each run is bounded in time.
 bench: $(STAMP)
-	$(PY) bench/run_all.py
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	test -x bench/.venv-litellm/bin/litellm || (python3 -m venv bench/.venv-litellm && \
+		bench/.venv-litellm/bin/pip install -q 'litellm[proxy]==1.108.7')
+	$(PY) bench/auth_speed.py
+	$(PY) bench/routing_speed.py
+	$(PY) bench/semantic_speed.py --write-docs
+	$(PY) bench/gateway_bench.py --redis redis://127.0.0.1:6379/14
+
+# Quality evaluations on the labelled data in ../shared/data (docs/semantic-cache.md, docs/routing.md).
+eval: $(STAMP)
+	$(PY) bench/semantic_eval.py --subsample 8000 --ablation --write-docs
+	$(PY) bench/routing_eval.py
 
 clean:
 	rm -rf $(VENV) .asahi .mypy_cache .ruff_cache

@@ -42,6 +42,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 OUT = BENCH / ".out"
@@ -229,12 +231,24 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not drop.match(k)}
 
 
+def without_tier2(folder: Path) -> Path:
+    """A copy of the default config with tier 2 off: what the pipeline itself adds, without the embedding."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["cache"]["tier2"]["enabled"] = False
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config-no-tier2.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def asahi_target(name: str, asahi: str, upstream: Service, data_dir: Path, redis_url: str | None,
-                 miss_header: str, modes: tuple[str, ...]) -> Target:
+                 miss_header: str, modes: tuple[str, ...], config: Path | None = None) -> Target:
     env = {**clean_env(), "OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": upstream.url + "/v1",
            "ASAHI_DATA_DIR": str(data_dir), "ASAHI_LOG_LEVEL": "WARNING"}
     if redis_url:
         env["REDIS_URL"] = redis_url
+    if config is not None:
+        env["ASAHI_CONFIG"] = str(config)
     # Its outcome shows in the next step: `keys create` fails with a clear message on an unmigrated store.
     subprocess.run([asahi, "migrate"], env=env, cwd=ROOT, capture_output=True, timeout=120)
     created = subprocess.run([asahi, "keys", "create", "--org-name", "bench", "--scopes", "infer,admin"],
@@ -417,8 +431,9 @@ def versions(litellm: str | None) -> str:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="direct,asahi,litellm",
-                        help="comma-separated targets among direct, asahi, litellm")
+    parser.add_argument("--only", default="direct,asahi,asahi-t1,litellm",
+                        help="comma-separated targets among direct, asahi (defaults), asahi-t1 (tier 2 off), "
+                             "litellm")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (1-60)")
     parser.add_argument("--delays", default="0,50", help="upstream delays in ms, comma-separated")
     parser.add_argument("--conns", default="1,16,64", help="wrk connections, comma-separated (max 256)")
@@ -436,8 +451,8 @@ def parse_args() -> argparse.Namespace:
     args.delays = [float(d) for d in args.delays.split(",")]
     args.conns = [int(c) for c in args.conns.split(",")]
     args.modes = [m.strip() for m in args.modes.split(",")]
-    if not set(args.only) <= {"direct", "asahi", "litellm"} or not set(args.modes) <= {"miss", "hit"}:
-        parser.error("--only takes direct, asahi, litellm; --modes takes miss, hit")
+    if not set(args.only) <= {"direct", "asahi", "asahi-t1", "litellm"} or not set(args.modes) <= {"miss", "hit"}:
+        parser.error("--only takes direct, asahi, asahi-t1, litellm; --modes takes miss, hit")
     if not 1 <= args.duration <= 60 or not all(1 <= c <= 256 for c in args.conns):
         parser.error("--duration must be 1-60 s and --conns 1-256: this benchmark stays small and bounded")
     if shutil.which("wrk") is None:
@@ -471,6 +486,10 @@ def main() -> int:
             if args.redis:
                 starters.append(lambda: asahi_target("asahi-redis", args.asahi_bin, upstream, Path(tmp) / "redis",
                                                      args.redis, args.asahi_miss_header, ("hit",)))
+        if "asahi-t1" in args.only:
+            starters.append(lambda: asahi_target("asahi-t1", args.asahi_bin, upstream, Path(tmp) / "t1", None,
+                                                 args.asahi_miss_header, ("miss", "hit"),
+                                                 without_tier2(Path(tmp) / "t1")))
         if "litellm" in args.only:
             starters.append(lambda: litellm_target(args.litellm_bin, upstream))
         for start in starters:

@@ -10,12 +10,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Route
 
 from asahi import __version__, components
 from asahi.api import (
     analytics,
     anthropic_messages,
     errors,
+    feedback,
     health,
     infer,
     keys,
@@ -57,13 +59,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, errors.handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, errors.handle_http_error)
     app.add_exception_handler(Exception, _unexpected)
-    for router in (health.router, signup.router, keys.router, policy.router, analytics.router, metrics.router):
+    for router in (
+        health.router, signup.router, keys.router, policy.router, analytics.router, feedback.router, metrics.router,
+    ):
         app.include_router(router)
-    # Plain Starlette routes: the inference hot path skips FastAPI's per-request machinery.
-    app.router.add_route("/v1/chat/completions", openai_chat.chat_completions, methods=["POST"])
-    app.router.add_route("/v1/models", openai_chat.list_models, methods=["GET"])
-    app.router.add_route("/v1/messages", anthropic_messages.messages, methods=["POST"])
-    app.router.add_route("/infer", infer.infer, methods=["POST"])
+    # Plain Starlette routes, matched first: the inference hot path skips FastAPI's per-request machinery.
+    app.router.routes[:0] = [
+        Route("/v1/chat/completions", openai_chat.chat_completions, methods=["POST"]),
+        Route("/v1/messages", anthropic_messages.messages, methods=["POST"]),
+        Route("/infer", infer.infer, methods=["POST"]),
+        Route("/v1/models", openai_chat.list_models, methods=["GET"]),
+    ]
     max_body = int(settings.section("server").get("max_body_bytes", 4 * 1024 * 1024))
     app.add_middleware(BodyLimit, max_bytes=max_body)
     app.add_middleware(RequestContext)

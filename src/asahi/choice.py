@@ -1,81 +1,101 @@
-"""Which model answers a call: the caller's explicit choice, validated, or the org's default.
+"""Which model answers a call, and what it is measured against: the bridge from an org's policy and the
+caller's hints to the router.
 
-Explicit model names are honoured exactly or refused with what is allowed; nothing ever falls back to a model
-the org does not allow. AUTOPILOT and GUIDED are decided by the router when one is configured.
+Explicit model names are honoured exactly or refused with what is allowed; AUTOPILOT and GUIDED go to the router
+(learned, over the embedding tier 2 already computed). Nothing ever lands on, or falls back to, a model the org
+does not allow.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from asahi.cache.vectors.base import Vector
 from asahi.call import Call
 from asahi.errors import AsahiError
 from asahi.governance.policy import OrgPolicy
 from asahi.routing.catalog import Catalog, ModelInfo
+from asahi.routing.router import OrgRoutingPolicy, RouteDecision, Router, RoutingMode, RoutingPreferences
 
-# Picked when neither the org nor the config names a default: the first whose provider is configured.
+# Used when neither the org nor the config names one: the first whose provider is configured.
 DEFAULT_PREFERENCE = ("gpt-4o-mini", "claude-haiku-4-5", "asahi-sim-gpt-4o-mini")
 BASELINE_PREFERENCE = ("gpt-4o", "claude-sonnet-4-5", "asahi-sim-gpt-4o")
+LATENCY = {"low": "low", "medium": "normal", "high": "normal"}
 
 
 @dataclass(frozen=True, slots=True)
 class Choice:
     model: ModelInfo
-    baseline: ModelInfo | None
     reason: str
-    cache_scope: str  # what tier 1 keys on besides the request: the model, or the routing mode
+    fallbacks: tuple[ModelInfo, ...] = ()  # tried in order when the model's provider fails
 
 
 class ModelChooser:
-    def __init__(self, catalog: Catalog, providers: set[str], default: str | None, baseline: str | None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        router: Router,
+        providers: set[str],
+        *,
+        quality_floor: float,
+        fallbacks: dict[str, list[str]] | None = None,
+    ) -> None:
         self.catalog = catalog
+        self.router = router
         self._providers = providers
-        self._default = default
-        self._baseline = baseline
+        self._floor = quality_floor
+        self._fallbacks = fallbacks or {}
+
+    @staticmethod
+    def first_served(catalog: Catalog, providers: set[str], names: tuple[str, ...]) -> str | None:
+        return next((n for n in names if (m := catalog.get(n)) is not None and m.provider in providers), None)
 
     def available(self, policy: OrgPolicy) -> list[ModelInfo]:
-        return [m for m in self.catalog.served_by(self._providers) if policy.allows(m.name)]
+        return self.router.allowed(self._routing_policy(policy))
 
-    def _first(self, policy: OrgPolicy, *names: str | None) -> ModelInfo | None:
-        for name in names:
-            if name is None:
-                continue
-            model = self.catalog.get(name)
-            if model is not None and model.provider in self._providers and policy.allows(name):
-                return model
-        return None
+    def _routing_policy(self, policy: OrgPolicy) -> OrgRoutingPolicy:
+        return OrgRoutingPolicy(
+            allowed_models=frozenset(policy.allowed_models) if policy.allowed_models is not None else None,
+            default_model=policy.default_model,
+            baseline_model=policy.baseline_model,
+            quality_floor=policy.quality_floor if policy.quality_floor is not None else self._floor,
+        )
 
-    def default_model(self, policy: OrgPolicy) -> ModelInfo:
-        model = self._first(policy, policy.default_model, self._default, *DEFAULT_PREFERENCE)
-        if model is None:
-            allowed = self.available(policy)
-            if not allowed:
-                raise AsahiError(403, "no_model_allowed", "This org's policy allows no configured model.")
-            model = min(allowed, key=lambda m: (m.input_price or 0) + (m.output_price or 0))
-        return model
+    def _decide(self, call: Call, policy: OrgPolicy, embedding: Vector | None) -> RouteDecision:
+        hints = call.routing
+        preferences = RoutingPreferences(
+            mode=RoutingMode(hints.mode),
+            quality=hints.quality_preference,
+            latency=LATENCY.get(hints.latency_preference or "") if hints.latency_preference else None,  # type: ignore[arg-type]
+            cost_budget=hints.cost_budget,
+        )
+        return self.router.route(call.request, self._routing_policy(policy), preferences, embedding)
 
-    def baseline_model(self, policy: OrgPolicy) -> ModelInfo | None:
-        return self._first(policy, policy.baseline_model, self._baseline, *BASELINE_PREFERENCE)
-
-    def explicit(self, name: str, policy: OrgPolicy) -> ModelInfo:
-        model = self.catalog.get(name)
-        allowed = sorted(m.name for m in self.available(policy))
-        if model is None:
-            raise AsahiError(404, "model_not_found", f"The model '{name}' does not exist. Available: {allowed}",
-                             details={"param": "model", "allowed": allowed})
-        if not policy.allows(name):
-            raise AsahiError(403, "model_not_allowed", f"This org may not use '{name}'. Allowed: {allowed}",
-                             details={"param": "model", "allowed": allowed})
-        if model.provider not in self._providers:
-            raise AsahiError(400, "model_unavailable",
-                             f"The model '{name}' needs the '{model.provider}' provider, which is not configured. "
-                             f"Available: {allowed}", details={"param": "model", "allowed": allowed})
-        return model
-
-    def choose(self, call: Call, policy: OrgPolicy) -> Choice:
+    def scope(self, call: Call, policy: OrgPolicy) -> str:
+        """What the caches key on besides the request: the explicit model (validated here, so a refused model
+        never reaches a cache), or the routing mode, so routed answers are shared whichever model gave them."""
         if call.routing.mode == "explicit":
-            model = self.explicit(call.request.model, policy)
-            return Choice(model, model, f"explicit: {model.name} as requested", model.name)
-        model = self.default_model(policy)
-        return Choice(model, self.baseline_model(policy) or model,
-                      f"{call.routing.mode}: org default {model.name}", f"mode:{call.routing.mode}")
+            return self._decide(call, policy, None).model
+        return f"mode:{call.routing.mode}"
+
+    def baseline_for(self, call: Call, policy: OrgPolicy) -> ModelInfo | None:
+        """What the call would have cost without Asahi: the model asked for, or the org's baseline model."""
+        if call.routing.mode == "explicit":
+            return self.catalog.get(call.request.model)
+        allowed = {m.name for m in self.available(policy)}
+        name = policy.baseline_model or self.router.baseline_model
+        if name is None or name not in allowed:
+            return None
+        return self.catalog.get(name)
+
+    def choose(self, call: Call, policy: OrgPolicy, embedding: Vector | None) -> Choice:
+        decision = self._decide(call, policy, embedding)
+        model = self.catalog.get(decision.model)
+        if model is None:
+            raise AsahiError(500, "catalog_mismatch", f"The router chose unknown model {decision.model}.")
+        allowed = {m.name for m in self.available(policy)}
+        fallbacks = tuple(
+            m for name in self._fallbacks.get(model.name, [])
+            if name in allowed and (m := self.catalog.get(name)) is not None
+        )
+        return Choice(model, decision.reason, fallbacks)

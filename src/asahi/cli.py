@@ -1,4 +1,4 @@
-"""The `asahi` command: serve, migrate, keys, demo."""
+"""The `asahi` command: serve, migrate, keys, router, demo."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -87,6 +88,11 @@ def _parser() -> argparse.ArgumentParser:
     revoke = key_cmd.add_parser("revoke")
     revoke.add_argument("--org-id", required=True)
     revoke.add_argument("key_id")
+    router_cmd = sub.add_parser("router", help="the learned router").add_subparsers(dest="router_command",
+                                                                                 required=True)
+    train = router_cmd.add_parser("train", help="retrain the shipped routing model on labelled data")
+    train.add_argument("--data", required=True, type=Path, help="a folder laid out like the evaluation data")
+    train.add_argument("--out", type=Path, default=None, help="where to write the model (default: the shipped one)")
     return parser
 
 
@@ -108,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
             print("database is at the latest schema")
         elif args.command == "keys":
             asyncio.run(_keys(settings, args))
+        elif args.command == "router":
+            from asahi.routing.learned import MODEL_PATH
+            from asahi.routing.train import train as train_router
+
+            print(train_router(args.data, args.out or MODEL_PATH))
         elif args.command == "demo":
             from asahi.demo import run_demo
 

@@ -11,7 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asahi import redis_client
 from asahi.cache.exact import ExactCache, MemoryExactCache, RedisExactCache
-from asahi.choice import ModelChooser
+from asahi.cache.semantic import SemanticCache
+from asahi.cache.semantic_store import SemanticStore, SemanticSync
+from asahi.cache.tier2 import Tier2
+from asahi.cache.vectors.factory import build_vector_index
+from asahi.choice import BASELINE_PREFERENCE, DEFAULT_PREFERENCE, ModelChooser
+from asahi.embeddings.factory import build_embedder
 from asahi.governance.auth import Authenticator
 from asahi.governance.crypto import Sealer, embedded_key
 from asahi.governance.policy import PolicyStore
@@ -23,8 +28,11 @@ from asahi.observability.metrics import Metrics
 from asahi.pipeline import CachePolicy, Pipeline
 from asahi.providers.base import Provider
 from asahi.providers.registry import build_providers
+from asahi.providers.resilience import Resilience, RetryPolicy
 from asahi.routing.catalog import Catalog
-from asahi.settings import Settings
+from asahi.routing.learned import LearnedRouter
+from asahi.routing.router import Router
+from asahi.settings import Settings, SettingsError
 from asahi.store import db
 from asahi.store.migrate import migrate
 
@@ -52,9 +60,14 @@ class Components:
         return "redis" if self.redis is not None else "memory"
 
     def describe_tier2(self) -> dict[str, str | None]:
-        return {"embedder": None, "vector_store": None}
+        tier2 = self.pipeline.tier2
+        if tier2 is None:
+            return {"embedder": None, "vector_store": None}
+        return {"embedder": tier2.embedder.name, "vector_store": tier2.cache.index.name}
 
     async def aclose(self) -> None:
+        if self.pipeline.tier2 is not None:
+            await self.pipeline.tier2.aclose()
         await self.ledger.aclose()
         for provider in self.providers.values():
             await provider.aclose()
@@ -78,11 +91,7 @@ async def build(settings: Settings) -> Components:
     providers = build_providers(settings)
     ledger = LedgerWriter(engine, metrics)
     await ledger.start()
-    routing = settings.section("routing")
-    chooser = ModelChooser(
-        Catalog.from_config(settings.config), set(providers), routing.get("default_model"),
-        routing.get("baseline_model"),
-    )
+    chooser = _chooser(settings, set(providers))
     pipeline = Pipeline(
         chooser=chooser,
         providers=providers,
@@ -92,6 +101,8 @@ async def build(settings: Settings) -> Components:
         cache_policy=_cache_policy(settings),
         ledger=ledger,
         metrics=metrics,
+        resilience=_resilience(settings),
+        tier2=await _tier2(settings, engine, redis, metrics),
     )
     return Components(
         settings=settings,
@@ -127,4 +138,60 @@ def _cache_policy(settings: Settings) -> CachePolicy:
     return CachePolicy(
         ttl_seconds=int(str(tier1.get("ttl_seconds", 86400))),
         max_temperature=float(str(tier1.get("max_cacheable_temperature", 0.7))),
+        request_timeout=float(settings.section("routing").get("request_timeout_seconds", 120)),
     )
+
+
+def _resilience(settings: Settings) -> Resilience:
+    routing = settings.section("routing")
+    breaker = routing.get("circuit_breaker") or {}
+    return Resilience(
+        RetryPolicy(max_retries=int(routing.get("max_retries", 2))),
+        breaker_threshold=int(breaker.get("failures", 5)),
+        breaker_cooldown=float(breaker.get("cooldown_seconds", 30)),
+    )
+
+
+def _chooser(settings: Settings, providers: set[str]) -> ModelChooser:
+    routing = settings.section("routing")
+    catalog = Catalog.from_config(settings.config)
+    default = routing.get("default_model") or ModelChooser.first_served(catalog, providers, DEFAULT_PREFERENCE)
+    baseline = routing.get("baseline_model") or ModelChooser.first_served(catalog, providers, BASELINE_PREFERENCE)
+    router = Router(catalog, LearnedRouter.load(), providers=frozenset(providers), default_model=default,
+                    baseline_model=baseline)
+    fallbacks = routing.get("fallbacks") or {}
+    if not isinstance(fallbacks, dict):
+        raise SettingsError("config routing.fallbacks must map a model to the list of models to fall back to")
+    return ModelChooser(catalog, router, providers, quality_floor=float(routing.get("quality_floor", 0.95)),
+                        fallbacks=fallbacks)
+
+
+async def _tier2(settings: Settings, engine: AsyncEngine, redis: Redis | None, metrics: Metrics) -> Tier2 | None:
+    config = settings.section("cache").get("tier2") or {}
+    if not config.get("enabled", True):
+        return None
+    embeddings = settings.section("embeddings")
+    embedder = build_embedder(
+        provider=str(embeddings.get("provider", "auto")), cohere_api_key=settings.cohere_api_key,
+        cohere_base_url=settings.cohere_base_url, model=str(embeddings.get("model", "embed-english-v3.0")),
+        dimension=int(embeddings["dimension"]) if settings.cohere_api_key and "dimension" in embeddings else None,
+    )
+    ttl = int(config.get("ttl_seconds", 604800))
+    index = await build_vector_index(
+        dimension=embedder.dimension, pinecone_api_key=settings.pinecone_api_key,
+        pinecone_index=settings.pinecone_index, pinecone_host=settings.pinecone_host,
+        pinecone_control_host=settings.environ.get("PINECONE_CONTROLLER_HOST") or None,
+        max_entries_per_org=int(config.get("max_entries_per_org", 100_000)),
+        max_bytes_per_org=int(config.get("max_bytes_per_org", 512 * 1024 * 1024)), ttl_seconds=ttl,
+    )
+    cache = SemanticCache(
+        index, delta=float(config.get("target_error_rate", 0.02)),
+        verify_sample_rate=float(config.get("verify_sample_rate", 0.05)),
+    )
+    store = SemanticStore(engine, cache, embedder.name, ttl)
+    loaded = await store.load()
+    if loaded:
+        log.info("tier 2 loaded %d entries", loaded)
+    sync = SemanticSync(store, redis, poll=settings.database_url is not None)
+    await sync.start()
+    return Tier2(cache, embedder, store, sync, metrics, int(config.get("max_prompt_chars", 8000)))

@@ -90,6 +90,8 @@ class ChatRequest:
     stream: bool = False
     include_usage: bool = False
     parallel_tool_calls: bool | None = None
+    # OpenAI prompt-cache routing key: requests sharing it meet on the same cache servers; tier 3 sets it.
+    prompt_cache_key: str | None = None
 
     def last_user_text(self) -> str:
         for message in reversed(self.messages):

@@ -1,7 +1,7 @@
 """The request path, the same for every surface:
 
-    policy (allowed model, rate limit) -> choose the model -> tier 1 -> provider
-      -> store in tier 1 -> record the ledger row (batched, off the hot path) -> outcome (+ x-asahi-* headers)
+    policy (allowed model, rate limit) -> tier 1 -> tier 2 (embed once) -> route -> provider
+      -> store in the tiers -> record the ledger row (batched, off the hot path) -> outcome (+ x-asahi-* headers)
 
 Surfaces parse their wire format into a `Call` and render the `Outcome`; no surface has its own copy of a step.
 A step whose backend is off or failing (no Redis, a cache error) is skipped, never an error.
@@ -20,6 +20,8 @@ from typing import cast
 from asahi.cache import codec
 from asahi.cache.exact import CacheUnavailable, ExactCache
 from asahi.cache.keys import request_fingerprint, tier1_key
+from asahi.cache.prefix import apply_prefix_caching
+from asahi.cache.tier2 import Probe, Tier2
 from asahi.call import CacheStatus, Call, Outcome
 from asahi.choice import Choice, ModelChooser
 from asahi.domain import ChatRequest, ChatResult, StreamEvent, Usage
@@ -30,6 +32,7 @@ from asahi.ledger import pricing
 from asahi.ledger.recorder import LedgerWriter, UsageRow
 from asahi.observability.metrics import Metrics
 from asahi.providers.base import Provider
+from asahi.providers.resilience import Prepare, Resilience
 from asahi.routing.catalog import ModelInfo
 from asahi.routing.cost import estimate_input_tokens
 from asahi.streaming import StreamAccumulator, events_from_result
@@ -38,9 +41,21 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class Plan:
+    """How a miss is served: the chosen model, what it is measured against, and where its answer goes."""
+
+    choice: Choice
+    baseline: ModelInfo | None
+    key: str | None  # the tier 1 key to store under, None when the answer must not be stored
+    cacheable: bool
+    probe: Probe | None
+
+
+@dataclass(frozen=True, slots=True)
 class CachePolicy:
     ttl_seconds: int
     max_temperature: float
+    request_timeout: float
 
 
 class Pipeline:
@@ -55,6 +70,8 @@ class Pipeline:
         cache_policy: CachePolicy,
         ledger: LedgerWriter,
         metrics: Metrics,
+        resilience: Resilience,
+        tier2: Tier2 | None = None,
     ) -> None:
         self.chooser = chooser
         self.providers = providers
@@ -64,21 +81,34 @@ class Pipeline:
         self._cache_policy = cache_policy
         self._ledger = ledger
         self._metrics = metrics
+        self.tier2 = tier2
+        self.resilience = resilience
 
     async def run(self, call: Call) -> Outcome:
         policy = await self.policies.get(call.org_id)
         await self._rate_limit(call, policy)
-        choice = self.chooser.choose(call, policy)
-        _check_limits(call.request, choice.model)
-        key = tier1_key(call.org_id, request_fingerprint(call.request, choice.cache_scope))
+        scope = self.chooser.scope(call, policy)
+        baseline = self.chooser.baseline_for(call, policy)
         cacheable = self._cacheable(call)
+        key = tier1_key(call.org_id, request_fingerprint(call.request, scope))
         if cacheable and call.cache.read:
             hit = await self._tier1_get(key)
             if hit is not None:
-                return self._from_cache(call, choice, hit)
+                return self._from_cache(call, baseline, hit, "t1")
+        probe = None
+        if self.tier2 is not None and cacheable:
+            if policy.tier2_target_error is not None:
+                self.tier2.cache.set_delta(call.org_id, policy.tier2_target_error)
+            probe = await self.tier2.probe(call.org_id, call.request, scope, call.cache.read)
+            if probe.decision.hit:
+                answer = self.tier2.served(call.request_id, call.org_id, probe.decision)
+                return self._from_cache(call, baseline, answer, "t2", probe.decision.similarity)
+        choice = self.chooser.choose(call, policy, None if probe is None else probe.embedding)
+        _check_limits(call.request, choice.model)
+        plan = Plan(choice, baseline, key if cacheable and call.cache.write else None, cacheable, probe)
         if call.request.stream:
-            return await self._stream(call, choice, key if cacheable and call.cache.write else None, cacheable)
-        return await self._complete(call, choice, key if cacheable and call.cache.write else None, cacheable)
+            return await self._stream(call, plan)
+        return await self._complete(call, plan)
 
     async def _rate_limit(self, call: Call, policy: OrgPolicy) -> None:
         if policy.requests_per_minute is None:
@@ -111,13 +141,16 @@ class Pipeline:
             self._metrics.cache_errors.labels("t1").inc()
             log.warning("tier 1 write failed, answer not cached: %s", exc)
 
-    def _from_cache(self, call: Call, choice: Choice, answer: codec.CachedAnswer) -> Outcome:
+    def _from_cache(
+        self, call: Call, baseline_model: ModelInfo | None, answer: codec.CachedAnswer, tier: CacheStatus,
+        similarity: float | None = None,
+    ) -> Outcome:
         result = answer.result
-        baseline = pricing.price(choice.baseline or self.chooser.catalog.get(result.model), _uncached(result.usage))
+        baseline = pricing.price(baseline_model or self.chooser.catalog.get(result.model), _uncached(result.usage))
         outcome = Outcome(
-            request_id=call.request_id, model=result.model, provider=result.provider, cache="t1",
-            routing_reason=choice.reason + "; answered from the tier 1 cache", cost=pricing.FREE,
-            baseline=baseline, saved=pricing.saving(baseline, pricing.FREE), saving_cause="tier1",
+            request_id=call.request_id, model=result.model, provider=result.provider, cache=tier,
+            routing_reason=f"answered from the tier {tier[1]} cache", cost=pricing.FREE, baseline=baseline,
+            saved=pricing.saving(baseline, pricing.FREE), saving_cause=f"tier{tier[1]}", similarity=similarity,
         )
         self._finish(call, outcome, result.usage, status=200, upstream_seconds=0.0)
         if call.request.stream:
@@ -126,52 +159,62 @@ class Pipeline:
             outcome.result = replace(result, id=call.request_id, created=int(time.time()))
         return outcome
 
-    def _provider(self, model: ModelInfo) -> Provider:
-        return self.providers[model.provider]
+    def _chain(self, choice: Choice) -> list[tuple[Provider, str]]:
+        return [(self.providers[m.provider], m.name) for m in (choice.model, *choice.fallbacks)]
 
-    async def _complete(self, call: Call, choice: Choice, key: str | None, cacheable: bool) -> Outcome:
-        model = choice.model
+    def _deadline(self) -> float:
+        return self.resilience.deadline_in(self._cache_policy.request_timeout)
+
+    async def _complete(self, call: Call, plan: Plan) -> Outcome:
+        choice = plan.choice
         upstream_started = time.perf_counter()
         try:
-            result = await self._provider(model).complete(call.request, model.name)
+            result, attempts = await self.resilience.complete(
+                self._chain(choice), call.request, self._deadline(), _prefix_caching(call.org_id)
+            )
         except AsahiError as exc:
             self._failed(call, choice, exc, time.perf_counter() - upstream_started)
             raise
         upstream = time.perf_counter() - upstream_started
-        outcome = self._priced(call, choice, result, cache="miss" if cacheable else "bypass")
+        answered_by = self._answered_by(choice, attempts[-1].model if attempts else choice.model.name)
+        outcome = self._priced(call, plan, result, answered_by, cache="miss" if plan.cacheable else "bypass")
         outcome.result = replace(result, id=call.request_id)
-        if key is not None and all(c.finish_reason in ("stop", "tool_calls") for c in result.choices):
-            await self._tier1_put(key, codec.CachedAnswer(result))
+        complete = all(c.finish_reason in ("stop", "tool_calls") for c in result.choices)
+        if plan.key is not None and complete:
+            await self._tier1_put(plan.key, codec.CachedAnswer(result))
+        self._after_tier2(call, plan, result, complete)
         self._finish(call, outcome, result.usage, status=200, upstream_seconds=upstream)
         return outcome
 
-    async def _stream(self, call: Call, choice: Choice, key: str | None, cacheable: bool) -> Outcome:
-        model = choice.model
+    def _answered_by(self, choice: Choice, model: str) -> ModelInfo:
+        return next((m for m in (choice.model, *choice.fallbacks) if m.name == model), choice.model)
+
+    async def _stream(self, call: Call, plan: Plan) -> Outcome:
+        choice = plan.choice
         upstream_started = time.perf_counter()
-        source = self._provider(model).stream(call.request, model.name)
         try:
-            first = await anext(aiter(source))
-        except StopAsyncIteration:
-            first = None
+            handle = await self.resilience.stream(
+                self._chain(choice), call.request, self._deadline(), _prefix_caching(call.org_id)
+            )
         except AsahiError as exc:
             self._failed(call, choice, exc, time.perf_counter() - upstream_started)
             raise
+        answered_by = self._answered_by(choice, handle.model)
         outcome = Outcome(
-            request_id=call.request_id, model=model.name, provider=model.provider,
-            cache="miss" if cacheable else "bypass", routing_reason=choice.reason,
+            request_id=call.request_id, model=answered_by.name, provider=answered_by.provider,
+            cache="miss" if plan.cacheable else "bypass", routing_reason=choice.reason,
             overhead_ms=(upstream_started - call.started) * 1000,
         )
-        outcome.events = self._relay(call, choice, outcome, source, first, key, upstream_started)
+        outcome.events = self._relay(call, plan, outcome, handle.events, answered_by, upstream_started)
         return outcome
 
     async def _relay(
         self,
         call: Call,
-        choice: Choice,
+        plan: Plan,
         outcome: Outcome,
         source: AsyncIterator[StreamEvent],
-        first: StreamEvent | None,
-        key: str | None,
+        answered_by: ModelInfo,
         upstream_started: float,
     ) -> AsyncIterator[StreamEvent]:
         """Pass events through as they come; cache and bill once the stream ends cleanly."""
@@ -179,38 +222,41 @@ class Pipeline:
         status = 499  # the client went away unless the stream ends or fails first
         try:
             async with contextlib.aclosing(cast(AsyncGenerator[StreamEvent, None], source)):  # cancels upstream
-                if first is not None:
-                    accumulator.add(first)
-                    yield first
                 async for event in source:
                     accumulator.add(event)
                     yield event
             status = 200
         except AsahiError as exc:
             status = exc.status
-            self._metrics.provider_errors.labels(choice.model.provider, str(exc.status)).inc()
+            self._metrics.provider_errors.labels(answered_by.provider, str(exc.status)).inc()
             raise
         finally:
-            result = accumulator.result(call.request_id, choice.model.name, choice.model.provider)
-            priced = self._priced(call, choice, result, cache=outcome.cache)
+            result = accumulator.result(call.request_id, answered_by.name, answered_by.provider)
+            priced = self._priced(call, plan, result, answered_by, cache=outcome.cache)
             outcome.cost, outcome.baseline, outcome.saved = priced.cost, priced.baseline, priced.saved
             outcome.saving_cause = priced.saving_cause
-            if status == 200 and key is not None and accumulator.complete:
-                await self._tier1_put(key, codec.CachedAnswer(result, accumulator.events))
+            if status == 200 and plan.key is not None and accumulator.complete:
+                await self._tier1_put(plan.key, codec.CachedAnswer(result, accumulator.events))
+            if status == 200:
+                self._after_tier2(call, plan, result, accumulator.complete)
             self._finish(call, outcome, result.usage, status=status,
                          upstream_seconds=time.perf_counter() - upstream_started)
 
-    def _priced(self, call: Call, choice: Choice, result: ChatResult, cache: CacheStatus) -> Outcome:
-        model = self.chooser.catalog.get(result.model) or choice.model
+    def _after_tier2(self, call: Call, plan: Plan, result: ChatResult, complete: bool) -> None:
+        if self.tier2 is not None and plan.probe is not None:
+            store = plan.key is not None and complete
+            self.tier2.after_upstream(call.org_id, plan.probe, result, plan.choice.model.name, store)
+
+    def _priced(self, call: Call, plan: Plan, result: ChatResult, model: ModelInfo, cache: CacheStatus) -> Outcome:
         cost = pricing.price(model, result.usage)
-        baseline = pricing.price(choice.baseline, _uncached(result.usage)) if choice.baseline else cost
+        baseline = pricing.price(plan.baseline, _uncached(result.usage)) if plan.baseline else cost
         saved = pricing.saving(baseline, cost)
         cause = None
         if saved.usd:
-            cause = "routing" if choice.baseline and choice.baseline.name != model.name else "tier3"
+            cause = "routing" if plan.baseline and plan.baseline.name != model.name else "tier3"
         return Outcome(
-            request_id=call.request_id, model=result.model, provider=result.provider, cache=cache,
-            routing_reason=choice.reason, cost=cost, baseline=baseline, saved=saved, saving_cause=cause,
+            request_id=call.request_id, model=model.name, provider=model.provider, cache=cache,
+            routing_reason=plan.choice.reason, cost=cost, baseline=baseline, saved=saved, saving_cause=cause,
         )
 
     def _failed(self, call: Call, choice: Choice, exc: AsahiError, upstream_seconds: float) -> None:
@@ -240,6 +286,15 @@ class Pipeline:
             cache_tier=outcome.cache_tier, latency_ms=outcome.latency_ms, overhead_ms=outcome.overhead_ms,
             status=status, created_at=datetime.now(UTC),
         ))
+
+
+def _prefix_caching(org_id: str) -> Prepare:
+    """Tier 3, per link of the chain: send long stable prefixes so that provider's own prompt cache applies."""
+
+    def prepare(request: ChatRequest, provider: Provider, model: str) -> ChatRequest:
+        return apply_prefix_caching(request, org_id, provider.name, model)
+
+    return prepare
 
 
 def _uncached(usage: Usage) -> Usage:

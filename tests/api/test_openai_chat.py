@@ -133,7 +133,7 @@ async def test_bad_requests_get_openai_shaped_4xx(running: Running) -> None:
         (b'{"model": "asahi-sim-gpt-4o-mini", "messages": [{"role": "wizard", "content": "x"}]}', 400),
         (b'{"model": "asahi-sim-gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}', 400),
         (b'{"model": "no-such-model", "messages": [{"role": "user", "content": "x"}]}', 404),
-        (b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}', 400),  # provider not configured
+        (b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}', 404),  # provider not configured
         (b'{"model": "asahi-sim-gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "max_tokens": 999999}', 400),
     ]
     for body, status in cases:

@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -36,6 +36,7 @@ class Reply:
     cached_tokens: int = 0
     cache_write_tokens: int = 0
     stream_usage: bool = True  # False: act like a compatible server that ignores stream_options
+    event_delay: float = 0.0  # seconds between stream events: time for a client to go away mid-stream
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class FakeServer:
         self._script: deque[Behaviour] = deque()
         self.requests: list[Recorded] = []
         self.api_key = "test-key"
+        self.abandoned_streams = 0  # streams whose client went away before the last event was sent
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -121,6 +123,7 @@ class FakeServer:
     def reset(self) -> None:
         self._script.clear()
         self.requests.clear()
+        self.abandoned_streams = 0
 
     @property
     def last(self) -> Recorded:
@@ -151,7 +154,8 @@ class FakeServer:
         streaming = isinstance(body, dict) and body.get("stream") is True
         if isinstance(behaviour, Reply):
             if streaming:
-                return _sse(self.reply_events(body, behaviour))
+                return _sse(self.reply_events(body, behaviour), delay=behaviour.event_delay,
+                            on_abandon=self._abandoned)
             return Response(orjson.dumps(self.reply_json(body, behaviour)), media_type="application/json")
         if isinstance(behaviour, StreamFail):
             events = self.reply_events(body, Reply())[: behaviour.after_events]
@@ -164,6 +168,9 @@ class FakeServer:
             media_type="application/json",
             headers={"content-length": str(len(whole))},
         )
+
+    def _abandoned(self) -> None:
+        self.abandoned_streams += 1
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route(self.path, self._endpoint, methods=["POST"])])
@@ -204,17 +211,29 @@ def sse_event(data: Any, event: str | None = None) -> bytes:
     return head + b"data: " + orjson.dumps(data) + b"\n\n"
 
 
-async def _chunks(parts: Iterable[bytes], *, drop: bool = False) -> AsyncIterator[bytes]:
-    for part in parts:
-        yield part
-        # Let each event leave separately, as a real upstream's would.
-        await asyncio.sleep(0)
+async def _chunks(
+    parts: Sequence[bytes], *, drop: bool = False, delay: float = 0.0, on_abandon: Callable[[], None] | None = None
+) -> AsyncIterator[bytes]:
+    sent = 0
+    try:
+        for part in parts:
+            yield part
+            sent += 1
+            # Let each event leave separately, as a real upstream's would.
+            await asyncio.sleep(delay)
+    finally:
+        # Cancelled or closed before the end: the connection went away under the stream.
+        if sent < len(parts) and on_abandon is not None:
+            on_abandon()
     if drop:
         raise _Dropped
 
 
-def _sse(events: list[bytes], *, drop: bool = False) -> StreamingResponse:
-    return StreamingResponse(_chunks(events, drop=drop), media_type="text/event-stream")
+def _sse(
+    events: list[bytes], *, drop: bool = False, delay: float = 0.0, on_abandon: Callable[[], None] | None = None
+) -> StreamingResponse:
+    return StreamingResponse(_chunks(events, drop=drop, delay=delay, on_abandon=on_abandon),
+                             media_type="text/event-stream")
 
 
 def split_words(text: str, size: int = 2) -> list[str]:

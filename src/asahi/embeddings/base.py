@@ -10,12 +10,22 @@ import numpy.typing as npt
 Vectors = npt.NDArray[np.float32]
 
 
+class EmbeddingError(Exception):
+    """The embedder failed (model error, provider down, bad response). Callers skip tier 2 for the request."""
+
+
 class Embedder(Protocol):
     name: str
     dimension: int
 
     async def embed(self, texts: list[str]) -> Vectors:
-        """Return one unit-length row per text, shape (len(texts), dimension)."""
+        """Return one unit-length row per text, shape (len(texts), dimension). Raises EmbeddingError."""
         ...
 
     async def aclose(self) -> None: ...
+
+
+def normalise(vectors: Vectors) -> Vectors:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit: Vectors = (vectors / np.clip(norms, 1e-12, None)).astype(np.float32)
+    return unit

@@ -102,3 +102,12 @@ semantic_entries = Table(
     Column("expires_at", DateTime(timezone=True), nullable=True),
     Index("ix_semantic_entries_org", "org_id", "created_at"),
 )
+
+semantic_org_models = Table(
+    "semantic_org_models",
+    metadata,
+    Column("org_id", String(32), primary_key=True),
+    Column("embedder", String(80), nullable=False),
+    Column("state", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -7,6 +7,7 @@ such parameter), sampling parameters are dropped, and `n > 1` is refused because
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -183,7 +184,7 @@ def result_from_wire(message: WireMessage, provider: str = "anthropic") -> ChatR
         provider=provider,
         choices=[Choice(0, Message("assistant", parts, calls), finish)],
         usage=usage_from_wire(message.usage),
-        created=0,
+        created=int(time.time()),  # Anthropic sends no creation time; OpenAI clients expect a real one
     )
 
 

@@ -87,6 +87,7 @@ def to_wire(request: ChatRequest, model: str, *, max_tokens_field: str = "max_co
         max_tokens_field: request.max_tokens,
         "seed": request.seed,
         "user": request.user,
+        "prompt_cache_key": request.prompt_cache_key,
     }
     wire.update((k, v) for k, v in optional.items() if v is not None)
     if request.n != 1:

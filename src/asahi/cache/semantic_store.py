@@ -1,0 +1,187 @@
+"""Tier 2 persistence and sharing: entries live in the database, so the index survives a restart and every
+instance serves what another stored.
+
+An instance that stores an entry announces its id on a Redis channel; the others read the row and adopt it, so
+it is served everywhere within a moment. Without Redis, instances poll the table every second instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from redis.asyncio import Redis
+from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from asahi.cache.semantic import SemanticCache, SemanticEntry, Tier2Unavailable
+from asahi.cache.semantic_policy import EntryState
+from asahi.store.tables import semantic_entries, semantic_org_models
+
+log = logging.getLogger(__name__)
+CHANNEL = "asahi:t2:added"
+POLL_SECONDS = 1.0
+
+
+class SemanticStore:
+    def __init__(self, engine: AsyncEngine, cache: SemanticCache, embedder: str, ttl_seconds: int) -> None:
+        self._engine = engine
+        self._cache = cache
+        self._embedder = embedder
+        self._ttl = ttl_seconds
+        self._seen: set[str] = set()
+        self._watermark = datetime.now(UTC)
+
+    def _entry(self, row: Row[tuple[object, ...]]) -> SemanticEntry:
+        m = row._mapping
+        meta = m["state"] or {}
+        created = m["created_at"] if m["created_at"].tzinfo else m["created_at"].replace(tzinfo=UTC)
+        return SemanticEntry(
+            id=m["id"], org_id=m["org_id"], context_key=m["context_key"], text=m["prompt"],
+            vector=np.frombuffer(m["vector"], dtype=np.float32).copy(), payload=m["response"],
+            answer_text=meta.get("answer_text", ""), created_at=created.timestamp(),
+            state=EntryState.from_json(meta.get("state")),
+        )
+
+    def _live(self) -> ColumnElement[bool]:
+        now = datetime.now(UTC)
+        return (semantic_entries.c.embedder == self._embedder) & (
+            semantic_entries.c.expires_at.is_(None) | (semantic_entries.c.expires_at > now)
+        )
+
+    async def load(self) -> int:
+        """Bring every live entry and org model of the active embedder into the cache (at start-up)."""
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(
+                select(semantic_entries).where(self._live()).order_by(semantic_entries.c.created_at)
+            )).all()
+            models = (await connection.execute(
+                select(semantic_org_models).where(semantic_org_models.c.embedder == self._embedder)
+            )).all()
+        entries = [self._entry(row) for row in rows]
+        self._seen.update(e.id for e in entries)
+        evicted = await self._cache.load(entries)
+        for model in models:
+            self._cache.load_org_state(model._mapping["org_id"], model._mapping["state"])
+        if evicted:
+            await self.delete(evicted)
+        return len(entries) - len(evicted)
+
+    async def save(self, entry: SemanticEntry, model: str, evicted: list[str]) -> None:
+        now = datetime.now(UTC)
+        self._seen.add(entry.id)
+        async with self._engine.begin() as connection:
+            await connection.execute(semantic_entries.insert().values(
+                id=entry.id, org_id=entry.org_id, context_key=entry.context_key, embedder=self._embedder,
+                vector=entry.vector.astype(np.float32).tobytes(), prompt=entry.text, response=entry.payload,
+                model=model, state={"answer_text": entry.answer_text, "state": entry.state.to_json()},
+                created_at=now, expires_at=now + timedelta(seconds=self._ttl),
+            ))
+            if evicted:
+                await connection.execute(delete(semantic_entries).where(semantic_entries.c.id.in_(evicted)))
+
+    async def delete(self, ids: list[str]) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(delete(semantic_entries).where(semantic_entries.c.id.in_(ids)))
+
+    async def save_labels(self, org_id: str, entry: SemanticEntry | None) -> None:
+        """Persist what a new label taught: the entry's state and the org's model."""
+        now = datetime.now(UTC)
+        async with self._engine.begin() as connection:
+            if entry is not None:
+                await connection.execute(update(semantic_entries).where(semantic_entries.c.id == entry.id).values(
+                    state={"answer_text": entry.answer_text, "state": entry.state.to_json()}))
+            state = self._cache.org_state(org_id)
+            changed = await connection.execute(update(semantic_org_models).where(
+                semantic_org_models.c.org_id == org_id).values(state=state, embedder=self._embedder, updated_at=now))
+            if changed.rowcount == 0:
+                await connection.execute(semantic_org_models.insert().values(
+                    org_id=org_id, embedder=self._embedder, state=state, updated_at=now))
+
+    async def adopt(self, entry_id: str) -> bool:
+        """Serve an entry another instance stored."""
+        if entry_id in self._seen:
+            return False
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(
+                select(semantic_entries).where(semantic_entries.c.id == entry_id, self._live())
+            )).first()
+        if row is None:
+            return False
+        self._seen.add(entry_id)
+        await self._cache.adopt(self._entry(row))
+        return True
+
+    async def poll(self) -> int:
+        """Adopt entries stored elsewhere since the last poll (when there is no Redis to announce them)."""
+        since = self._watermark - timedelta(seconds=5)  # clocks and commit order are not exact
+        self._watermark = datetime.now(UTC)
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(
+                select(semantic_entries).where(self._live(), semantic_entries.c.created_at >= since)
+            )).all()
+        adopted = 0
+        for row in rows:
+            if row._mapping["id"] not in self._seen:
+                self._seen.add(row._mapping["id"])
+                await self._cache.adopt(self._entry(row))
+                adopted += 1
+        return adopted
+
+
+class SemanticSync:
+    """Announces new entries and adopts others' (Redis pub/sub, or polling without Redis)."""
+
+    def __init__(self, store: SemanticStore, redis: Redis | None, poll: bool) -> None:
+        self._store = store
+        self._redis = redis
+        self._poll = poll
+        self._task: asyncio.Task[None] | None = None
+
+    async def announce(self, entry_id: str) -> None:
+        if self._redis is None:
+            return
+        try:
+            await self._redis.publish(CHANNEL, entry_id)
+        except Exception as exc:  # noqa: BLE001  # others still see it after their next restart or poll
+            log.warning("could not announce a tier 2 entry: %s", exc)
+
+    async def start(self) -> None:
+        if self._redis is not None:
+            self._task = asyncio.create_task(self._listen(self._redis))
+        elif self._poll:
+            self._task = asyncio.create_task(self._polling())
+
+    async def _listen(self, redis: Redis) -> None:
+        while True:
+            try:
+                async with redis.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    await self._store.poll()  # catch up on what was announced while not subscribed
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            data = message["data"]
+                            await self._store.adopt(data.decode() if isinstance(data, bytes) else str(data))
+            except asyncio.CancelledError:
+                raise
+            except (Exception, Tier2Unavailable) as exc:  # noqa: BLE001  # keep listening through Redis restarts
+                log.warning("tier 2 sync lost Redis: %s", exc)
+                await asyncio.sleep(1.0)
+
+    async def _polling(self) -> None:
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            try:
+                await self._store.poll()
+            except Exception as exc:  # noqa: BLE001  # a database hiccup only delays sharing
+                log.warning("tier 2 poll failed: %s", exc)
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

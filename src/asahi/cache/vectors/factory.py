@@ -1,0 +1,37 @@
+"""Build the tier 2 vector index from settings: Pinecone when configured and reachable, else process memory."""
+
+from __future__ import annotations
+
+import logging
+
+from asahi.cache.vectors.base import DimensionMismatch, VectorIndex
+from asahi.cache.vectors.memory import MemoryVectorIndex
+from asahi.cache.vectors.pinecone import DEFAULT_INDEX, PineconeVectorIndex
+
+log = logging.getLogger(__name__)
+
+
+async def build_vector_index(
+    *,
+    dimension: int,
+    pinecone_api_key: str | None = None,
+    pinecone_index: str = DEFAULT_INDEX,
+    pinecone_host: str | None = None,
+    pinecone_control_host: str | None = None,
+    max_entries_per_org: int = 100_000,
+    max_bytes_per_org: int = 512 * 1024 * 1024,
+    ttl_seconds: float | None = None,
+) -> VectorIndex:
+    """`dimension` is the active embedder's. A Pinecone index of another dimension is a configuration error
+    (DimensionMismatch propagates); any other Pinecone failure at start-up falls back to memory with a warning."""
+    if pinecone_api_key:
+        try:
+            return await PineconeVectorIndex.connect(
+                pinecone_api_key, dimension=dimension, index_name=pinecone_index, index_host=pinecone_host,
+                control_host=pinecone_control_host, ttl_seconds=ttl_seconds)
+        except DimensionMismatch:
+            raise
+        except Exception as exc:  # noqa: BLE001 - unreachable, unknown index, bad key: serve with memory
+            log.warning("Pinecone init failed (%s); tier 2 falls back to the in-memory vector index", exc)
+    return MemoryVectorIndex(dimension, max_entries_per_org=max_entries_per_org,
+                             max_bytes_per_org=max_bytes_per_org, ttl_seconds=ttl_seconds)

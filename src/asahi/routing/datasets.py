@@ -1,0 +1,189 @@
+"""The public routing sets as one shape: a prompt, how good the cheap and strong model were on it, what each cost.
+
+Training and the benchmark both read the data through here, so they agree on labels, costs and on which rows
+are held back. Every set compares the same pair, Mixtral-8x7B (cheap) against GPT-4 Turbo (strong), which is
+what lets one learned model serve all of them. Costs use list prices from `model_prices.csv` and a len/4 token
+estimate of the prompt and of the answer where the set records it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from asahi.routing.cost import estimate_tokens, tokens_from_chars
+
+CHEAP_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
+STRONG_MODEL = "gpt-4-1106-preview"
+# AlpacaEval's Mixtral run is its "concise" prompt variant of the same model, billed at the same price.
+ALPACA_CHEAP = "Mixtral-8x7B-Instruct-v0.1_concise"
+# The judge's win probability of GPT-4 Turbo against itself.
+ALPACA_STRONG_QUALITY = 0.5
+# MMLU is scored on the answer letter alone.
+MMLU_OUTPUT_TOKENS = 1
+# MT-Bench keeps no answer lengths; both models are assumed to write this much, so cost follows price.
+MTBENCH_OUTPUT_TOKENS = 400
+
+# AlpacaEval data is CC BY-NC: it is scored as an unseen set and never trained into the shipped model.
+EVALUATION_ONLY = frozenset({"alpacaeval"})
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """USD per 1M tokens of the cheap and the strong model."""
+
+    cheap_input: float
+    cheap_output: float
+    strong_input: float
+    strong_output: float
+
+    def cheap(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.cheap_input + output_tokens * self.cheap_output) / 1e6
+
+    def strong(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.strong_input + output_tokens * self.strong_output) / 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingExample:
+    dataset: str
+    text: str  # what the router sees: the last user turn
+    cheap_quality: float
+    strong_quality: float
+    cheap_cost: float  # USD
+    strong_cost: float
+    contaminated: bool  # RouteLLM trained on this prompt: train on it if useful, never score on it
+
+    @property
+    def cheap_is_enough(self) -> bool:
+        """The training label: the cheap answer is at least as good as the strong one."""
+        return self.cheap_quality >= self.strong_quality
+
+
+def load_prices(data_dir: Path) -> Prices:
+    with (data_dir / "model_prices" / "model_prices.csv").open(newline="", encoding="utf-8") as f:
+        table = {row["model"]: row for row in csv.DictReader(f)}
+
+    def price(model: str, column: str) -> float:
+        return float(table[model][column])
+
+    return Prices(
+        cheap_input=price(CHEAP_MODEL, "input_usd_per_1m_tokens"),
+        cheap_output=price(CHEAP_MODEL, "output_usd_per_1m_tokens"),
+        strong_input=price(STRONG_MODEL, "input_usd_per_1m_tokens"),
+        strong_output=price(STRONG_MODEL, "output_usd_per_1m_tokens"),
+    )
+
+
+def _rows(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _mmlu(path: Path, prices: Prices) -> Iterator[RoutingExample]:
+    for row in _rows(path):
+        tokens = estimate_tokens(row["prompt"])
+        yield RoutingExample(
+            "mmlu",
+            row["prompt"],
+            float(row["correct_mixtral_8x7b"]),
+            float(row["correct_gpt4_1106"]),
+            prices.cheap(tokens, MMLU_OUTPUT_TOKENS),
+            prices.strong(tokens, MMLU_OUTPUT_TOKENS),
+            bool(row["contaminated"]),
+        )
+
+
+def _gsm8k(path: Path, prices: Prices) -> Iterator[RoutingExample]:
+    for row in _rows(path):
+        tokens = estimate_tokens(row["prompt"])
+        yield RoutingExample(
+            "gsm8k",
+            row["prompt"],
+            float(row["correct_mixtral_8x7b"]),
+            float(row["correct_gpt4_1106"]),
+            prices.cheap(tokens, estimate_tokens(row["response_mixtral_8x7b"])),
+            prices.strong(tokens, estimate_tokens(row["response_gpt4_1106"])),
+            bool(row["contaminated"]),
+        )
+
+
+def _mtbench(path: Path, prices: Prices) -> Iterator[RoutingExample]:
+    for row in _rows(path):
+        context = 0
+        for turn, text in enumerate(row["turns"], start=1):
+            cheap, strong = row[f"score_mixtral_8x7b_turn{turn}"], row[f"score_gpt4_1106_turn{turn}"]
+            # A later turn is billed for the whole conversation before it.
+            context += estimate_tokens(text)
+            if cheap is not None and strong is not None:
+                yield RoutingExample(
+                    "mtbench",
+                    text,
+                    float(cheap),
+                    float(strong),
+                    prices.cheap(context, MTBENCH_OUTPUT_TOKENS),
+                    prices.strong(context, MTBENCH_OUTPUT_TOKENS),
+                    bool(row["contaminated"]),
+                )
+            context += MTBENCH_OUTPUT_TOKENS
+
+
+def _alpacaeval(path: Path, prices: Prices) -> Iterator[RoutingExample]:
+    for row in _rows(path):
+        cheap = row["models"].get(ALPACA_CHEAP)
+        if cheap is None:
+            continue
+        tokens = estimate_tokens(row["instruction"])
+        yield RoutingExample(
+            "alpacaeval",
+            row["instruction"],
+            float(cheap["p_beats_baseline"]),
+            ALPACA_STRONG_QUALITY,
+            prices.cheap(tokens, tokens_from_chars(int(cheap["output_chars"]))),
+            prices.strong(tokens, tokens_from_chars(int(row["baseline_output_chars"]))),
+            False,
+        )
+
+
+def _arena(path: Path, prices: Prices) -> Iterator[RoutingExample]:
+    for row in _rows(path):
+        cheap, strong = row["scores"].get(CHEAP_MODEL), row["scores"].get(STRONG_MODEL)
+        if cheap is None or strong is None:
+            continue
+        tokens = estimate_tokens(row["prompt"])
+        yield RoutingExample(
+            "arena",
+            row["prompt"],
+            float(cheap),
+            float(strong),
+            prices.cheap(tokens, tokens_from_chars(int(row["answer_chars"][CHEAP_MODEL]))),
+            prices.strong(tokens, tokens_from_chars(int(row["answer_chars"][STRONG_MODEL]))),
+            False,
+        )
+
+
+_LOADERS = {
+    "mmlu": ("routellm_mmlu", _mmlu),
+    "gsm8k": ("routellm_gsm8k", _gsm8k),
+    "mtbench": ("routellm_mtbench", _mtbench),
+    "alpacaeval": ("alpacaeval_vs_gpt4turbo", _alpacaeval),
+    "arena": ("arena_bench_v1_scores", _arena),
+}
+DATASETS = tuple(_LOADERS)
+
+
+def load_examples(data_dir: Path) -> list[RoutingExample]:
+    """Every routing set found under `data_dir`; a missing folder is skipped so small test folders work."""
+    prices = load_prices(data_dir)
+    examples: list[RoutingExample] = []
+    for folder, loader in _LOADERS.values():
+        path = data_dir / folder / "dev.jsonl"
+        if path.exists():
+            examples.extend(loader(path, prices))
+    return examples

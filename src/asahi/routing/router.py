@@ -1,0 +1,325 @@
+"""Pick the model for a request: EXPLICIT honours the caller, AUTOPILOT and GUIDED pick the cheapest model
+predicted to keep the org's quality floor.
+
+Only the org's allowed models that can serve the request (tools, images, JSON mode, context length) are ever
+candidates, so no path can land on a model the org has not allowed. The learned router predicts p, the chance the
+cheap tier answers as well as the strong model (the org's baseline). A model between the two tiers is assumed to
+close the gap in proportion to its catalog quality, so its predicted quality is 1 − (1 − p)·gap with gap = 1 at
+the cheap tier and 0 at the strong one; the cheapest model whose predicted quality reaches the calibrated
+threshold for the floor wins. Requests the router was not trained to judge (tools, images) and requests without
+an embedding go to the org's default model.
+
+GUIDED preferences:
+- quality: a number in 0..1 (the share of the strong model's quality to keep) or "low" (0.85), "medium" (the
+  org's floor) or "high" (0.99).
+- latency: "low" picks, among the models that meet the floor, the smallest (lowest quality tier), since smaller
+  models answer faster; "normal" picks the cheapest.
+- cost_budget: USD for this request. Models estimated above it are dropped, even if that means missing the
+  quality floor (the reason says so); when no model fits, a 422 names the cheapest estimate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from asahi.domain import ChatRequest, ImagePart
+from asahi.errors import AsahiError, BadRequest
+from asahi.routing.catalog import Catalog, ModelInfo
+from asahi.routing.cost import estimate_cost, estimate_input_tokens, expected_output_tokens
+from asahi.routing.learned import LearnedRouter
+
+AUTO_MODEL = "asahi/auto"
+# The catalog tier of the training data's cheap model (Mixtral-8x7B); the strong model is the org's baseline.
+CHEAP_TIER = 3
+QUALITY_WORDS = {"low": 0.85, "high": 0.99}  # "medium" means the org's own floor
+
+
+class RoutingMode(StrEnum):
+    EXPLICIT = "explicit"
+    AUTOPILOT = "autopilot"
+    GUIDED = "guided"
+
+
+@dataclass(frozen=True, slots=True)
+class OrgRoutingPolicy:
+    """An org's routing overrides; None means the gateway's default for that field."""
+
+    allowed_models: frozenset[str] | None = None  # None: every model the gateway serves
+    default_model: str | None = None  # for requests the router cannot judge
+    baseline_model: str | None = None  # the "strong" model quality is measured against, and savings too
+    quality_floor: float = 0.95  # share of the baseline's quality AUTOPILOT keeps
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingPreferences:
+    """What the caller asked for. `mode` None: "asahi/auto" means AUTOPILOT, or GUIDED when a preference is set."""
+
+    mode: RoutingMode | None = None
+    quality: float | str | None = None
+    latency: Literal["low", "normal"] | None = None
+    cost_budget: float | None = None
+
+    @property
+    def guided(self) -> bool:
+        return self.quality is not None or self.latency is not None or self.cost_budget is not None
+
+
+class Alternative(NamedTuple):
+    model: str
+    estimated_cost: float | None  # USD; None when the model has no price
+    predicted_quality: float | None  # P(as good as the baseline); None when not predicted
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDecision:
+    model: str
+    mode: RoutingMode
+    reason: str
+    alternatives: list[Alternative]  # every candidate considered, cheapest first
+    estimated_cost: float | None = None
+
+
+def _needs(request: ChatRequest) -> frozenset[str]:
+    needs = set()
+    if request.tools or any(m.role == "tool" or m.tool_calls for m in request.messages):
+        needs.add("tools")
+    if any(isinstance(p, ImagePart) for m in request.messages for p in m.content):
+        needs.add("vision")
+    if request.response_format and request.response_format.get("type") in ("json_object", "json_schema"):
+        needs.add("json")
+    return frozenset(needs)
+
+
+def _predicted_quality(p: float, model: ModelInfo, strong: ModelInfo) -> float:
+    """p at the cheap tier, 1 at the strong model's tier, in proportion between; lower tiers fall below p."""
+    if model.quality >= strong.quality:
+        return 1.0
+    gap = (strong.quality - model.quality) / max(strong.quality - CHEAP_TIER, 1)
+    return max(0.0, 1 - (1 - p) * gap)
+
+
+def _validate(preferences: RoutingPreferences) -> None:
+    if preferences.latency not in (None, "low", "normal"):
+        raise BadRequest('latency_preference must be "low" or "normal".')
+    if preferences.cost_budget is not None and not preferences.cost_budget > 0:
+        raise BadRequest("cost_budget must be a positive number of USD.")
+
+
+def _by_cost(cost: float | None) -> float:
+    return float("inf") if cost is None else cost
+
+
+def _usd(cost: float | None) -> str:
+    return "unpriced" if cost is None else f"${cost:.6f}"
+
+
+class Router:
+    """One per process; `route` is pure CPU and takes well under a millisecond (bench/routing_speed.py)."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        learned: LearnedRouter | None = None,
+        *,
+        providers: frozenset[str] | None = None,
+        default_model: str | None = None,
+        baseline_model: str | None = None,
+    ) -> None:
+        """`providers`: the configured providers; models of any other are never offered. The two model names
+        are the gateway-wide defaults an org policy overrides."""
+        self._catalog = catalog
+        self._learned = learned
+        self._providers = providers
+        self._default_model = default_model
+        self._baseline_model = baseline_model
+
+    @property
+    def baseline_model(self) -> str | None:
+        """The gateway-wide baseline, what an org without its own is measured against."""
+        return self._baseline_model
+
+    def served(self) -> list[ModelInfo]:
+        if self._providers is None:
+            return self._catalog.models()
+        return self._catalog.served_by(set(self._providers))
+
+    def allowed(self, policy: OrgRoutingPolicy) -> list[ModelInfo]:
+        models = self.served()
+        if policy.allowed_models is not None:
+            models = [m for m in models if m.name in policy.allowed_models]
+        return models
+
+    def route(
+        self,
+        request: ChatRequest,
+        policy: OrgRoutingPolicy,
+        preferences: RoutingPreferences | None = None,
+        embedding: npt.NDArray[np.float32] | None = None,
+    ) -> RouteDecision:
+        """Decide the model. `embedding` is the semantic cache's vector of the last user turn, if it made one."""
+        preferences = preferences or RoutingPreferences()
+        allowed = self.allowed(policy)
+        names = sorted(m.name for m in allowed)
+        if not allowed:
+            raise AsahiError(403, "no_models_allowed", "This organisation has no models allowed.")
+        _validate(preferences)
+        mode = preferences.mode or (
+            RoutingMode.EXPLICIT
+            if request.model != AUTO_MODEL
+            else RoutingMode.GUIDED
+            if preferences.guided
+            else RoutingMode.AUTOPILOT
+        )
+        if mode is RoutingMode.EXPLICIT:
+            return self._explicit(request, allowed, names)
+        return self._choose(request, policy, preferences, embedding, allowed, mode)
+
+    def _explicit(self, request: ChatRequest, allowed: list[ModelInfo], names: list[str]) -> RouteDecision:
+        model = next((m for m in allowed if m.name == request.model), None)
+        if model is None:
+            known = any(m.name == request.model for m in self.served())
+            status, code, verb = (
+                (403, "model_not_allowed", "is not allowed") if known else (404, "model_not_found", "is not available")
+            )
+            raise AsahiError(
+                status,
+                code,
+                f"Model {request.model!r} {verb}. Allowed: {', '.join(names)}, or {AUTO_MODEL}.",
+                details={"allowed_models": names},
+            )
+        cost = estimate_cost(model, estimate_input_tokens(request), expected_output_tokens(request, model))
+        return RouteDecision(
+            model.name,
+            RoutingMode.EXPLICIT,
+            f"explicit: the caller named {model.name}",
+            [Alternative(model.name, cost, None)],
+            cost,
+        )
+
+    def _choose(
+        self,
+        request: ChatRequest,
+        policy: OrgRoutingPolicy,
+        preferences: RoutingPreferences,
+        embedding: npt.NDArray[np.float32] | None,
+        allowed: list[ModelInfo],
+        mode: RoutingMode,
+    ) -> RouteDecision:
+        needs = _needs(request)
+        capable = [m for m in allowed if needs <= m.capabilities]
+        if not capable:
+            names = ", ".join(sorted(m.name for m in allowed))
+            raise BadRequest(
+                f"No allowed model supports {', '.join(sorted(needs))}. Allowed: {names}.", code="no_capable_model"
+            )
+        input_tokens = estimate_input_tokens(request)
+        fits = [m for m in capable if input_tokens + (request.max_tokens or 0) <= m.context_window]
+        if not fits:
+            limit = max(m.context_window for m in capable)
+            raise AsahiError(
+                413,
+                "context_length_exceeded",
+                f"The request is about {input_tokens} tokens; the largest context among allowed models is {limit}.",
+                details={"estimated_tokens": input_tokens, "limit": limit},
+            )
+        costs = {m.name: estimate_cost(m, input_tokens, expected_output_tokens(request, m)) for m in fits}
+        strong = self._pick_named(fits, policy.baseline_model or self._baseline_model) or max(
+            fits, key=lambda m: (m.quality, -_by_cost(costs[m.name]))
+        )
+        floor = self._floor(preferences, policy)
+        label = mode.value
+
+        p = self._predict(request, embedding, needs)
+        if p is None:
+            fallback = self._pick_named(fits, policy.default_model or self._default_model) or strong
+            why = (
+                f"{' and '.join(sorted(needs))} requests are not judged by the router"
+                if needs & {"tools", "vision"}
+                else "no prompt embedding to judge by"
+            )
+            quality: dict[str, float | None] = {m.name: None for m in fits}
+            chosen, reason = fallback, f"{label}: {why}; org default {fallback.name}"
+        else:
+            quality = {m.name: _predicted_quality(p, m, strong) for m in fits}
+            threshold = self._learned.threshold(floor) if self._learned else 1.0
+            chosen, reason = self._cheapest_meeting(
+                fits, costs, quality, threshold, strong, preferences, label, p, floor
+            )
+
+        budget = preferences.cost_budget
+        if budget is not None:
+            within = [m for m in fits if costs[m.name] is not None and _by_cost(costs[m.name]) <= budget]
+            if not within:
+                cheapest = min(fits, key=lambda m: _by_cost(costs[m.name]))
+                raise AsahiError(
+                    422,
+                    "cost_budget_too_low",
+                    f"cost_budget ${budget:.6f} is below the cheapest estimate, {_usd(costs[cheapest.name])} "
+                    f"for {cheapest.name}.",
+                    details={"cheapest_model": cheapest.name, "cheapest_estimate": costs[cheapest.name]},
+                )
+            if chosen not in within:
+                best = max(within, key=lambda m: (quality[m.name] or 0.0, -_by_cost(costs[m.name])))
+                chosen, reason = best, f"{reason}; over cost_budget ${budget:.6f}, so {best.name} instead"
+        candidates = sorted(fits, key=lambda m: _by_cost(costs[m.name]))
+        return RouteDecision(
+            chosen.name,
+            mode,
+            reason,
+            [Alternative(m.name, costs[m.name], quality[m.name]) for m in candidates],
+            costs[chosen.name],
+        )
+
+    def _cheapest_meeting(
+        self,
+        fits: list[ModelInfo],
+        costs: dict[str, float | None],
+        quality: dict[str, float | None],
+        threshold: float,
+        strong: ModelInfo,
+        preferences: RoutingPreferences,
+        label: str,
+        p: float,
+        floor: float,
+    ) -> tuple[ModelInfo, str]:
+        meeting = [m for m in fits if (quality[m.name] or 0.0) >= threshold] or [strong]
+        if preferences.latency == "low":
+            chosen = min(meeting, key=lambda m: (m.quality, _by_cost(costs[m.name])))
+        else:
+            chosen = min(meeting, key=lambda m: (_by_cost(costs[m.name]), -m.quality))
+        return chosen, (
+            f"{label}: P(cheap tier as good as {strong.name}) = {p:.2f}; {chosen.name} is the "
+            f"{'smallest' if preferences.latency == 'low' else 'cheapest'} model predicted to keep {floor:.0%} "
+            f"(needs {threshold:.2f}, est. {_usd(costs[chosen.name])} vs {_usd(costs[strong.name])})"
+        )
+
+    def _predict(
+        self, request: ChatRequest, embedding: npt.NDArray[np.float32] | None, needs: frozenset[str]
+    ) -> float | None:
+        if self._learned is None or embedding is None or needs & {"tools", "vision"}:
+            return None
+        if embedding.shape != (self._learned.dimension,):
+            return None  # another embedder's vector (e.g. Cohere): the model was not trained on it
+        return self._learned.p_cheap_enough(embedding, request.last_user_text())
+
+    @staticmethod
+    def _pick_named(models: list[ModelInfo], name: str | None) -> ModelInfo | None:
+        return next((m for m in models if m.name == name), None)
+
+    @staticmethod
+    def _floor(preferences: RoutingPreferences, policy: OrgRoutingPolicy) -> float:
+        wanted = preferences.quality
+        if wanted is None or wanted == "medium":
+            return policy.quality_floor
+        if isinstance(wanted, str):
+            if wanted not in QUALITY_WORDS:
+                raise BadRequest('quality_preference must be "low", "medium", "high" or a number in 0..1.')
+            return QUALITY_WORDS[wanted]
+        if not 0.0 <= wanted <= 1.0:
+            raise BadRequest("quality_preference must be a number in 0..1.")
+        return float(wanted)

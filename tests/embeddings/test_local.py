@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from asahi.embeddings.local import LocalEmbedder
+
+
+@pytest.fixture(scope="module")
+def embedder() -> LocalEmbedder:
+    return LocalEmbedder()
+
+
+def test_unit_vectors_of_the_model_dimension(embedder: LocalEmbedder) -> None:
+    vectors = embedder.embed_sync(["How do I reset my password?", "hi"])
+    assert vectors.shape == (2, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_paraphrase_is_closer_than_an_unrelated_question(embedder: LocalEmbedder) -> None:
+    a, b, c = embedder.embed_sync(["How do I reset my password?", "How can I change my forgotten password?",
+                                   "What is the weather in Paris tomorrow?"])
+    assert a @ b > 0.7 > a @ c
+
+
+def test_a_batch_equals_one_text_at_a_time(embedder: LocalEmbedder) -> None:
+    texts = ["short", "a somewhat longer sentence about bank transfers and card fees", "hi there"] * 12
+    batch = embedder.embed_sync(texts)
+    single = np.stack([embedder.embed_sync([t])[0] for t in texts])
+    assert np.allclose(batch, single, atol=1e-5)
+
+
+async def test_async_and_empty(embedder: LocalEmbedder) -> None:
+    assert (await embedder.embed([])).shape == (0, 384)
+    assert (await embedder.embed(["hello"])).shape == (1, 384)

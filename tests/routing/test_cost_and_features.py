@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import pytest
+
+from asahi.domain import ChatRequest, Message, TextPart, Tool
+from asahi.routing.catalog import Catalog
+from asahi.routing.cost import (
+    EXPECTED_OUTPUT_TOKENS,
+    estimate_cost,
+    estimate_input_tokens,
+    estimate_tokens,
+    expected_output_tokens,
+)
+from asahi.routing.features import FEATURE_NAMES, text_features
+
+
+def test_token_estimate_is_len_over_four_rounded_up() -> None:
+    assert estimate_tokens("") == 0
+    assert estimate_tokens("abcde") == 2
+
+
+def test_input_tokens_count_messages_and_tools() -> None:
+    plain = ChatRequest(model="m", messages=[Message("user", [TextPart("a" * 40)])])
+    with_tool = ChatRequest(model="m", messages=plain.messages, tools=[Tool("lookup", "find it", {"type": "object"})])
+    assert estimate_input_tokens(plain) == 14
+    assert estimate_input_tokens(with_tool) > estimate_input_tokens(plain)
+
+
+def test_cost_uses_input_and_expected_output(catalog: Catalog) -> None:
+    big = catalog.get("big")
+    assert big is not None
+    request = ChatRequest(model="m", messages=[], max_tokens=100)
+    assert expected_output_tokens(request, big) == 100
+    assert expected_output_tokens(ChatRequest(model="m", messages=[]), big) == EXPECTED_OUTPUT_TOKENS
+    assert estimate_cost(big, 1000, 100) == pytest.approx((1000 * 10 + 100 * 30) / 1e6)
+    free = catalog.get("free")
+    assert free is not None and estimate_cost(free, 1000, 100) is None
+
+
+def test_features_flag_code_math_and_script() -> None:
+    names = list(FEATURE_NAMES)
+    code = text_features("```python\ndef f(x):\n    return x\n```")
+    math = text_features("Solve 3x + 4 = 19 for x, then compute 12 * 7.")
+    prose = text_features("Tell me about the history of Kyoto.")
+    japanese = text_features("京都の歴史について教えてください")
+    assert code[names.index("code")] > prose[names.index("code")]
+    assert math[names.index("math")] > prose[names.index("math")]
+    assert math[names.index("log_numbers")] > prose[names.index("log_numbers")]
+    assert japanese[names.index("non_ascii")] > 5 > prose[names.index("non_ascii")]
