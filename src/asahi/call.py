@@ -31,8 +31,12 @@ class CacheDirective:
 class RoutingHints:
     mode: RoutingMode = "explicit"
     quality_preference: str | float | None = None
-    latency_preference: str | None = None
+    latency_preference: Literal["low", "normal"] | None = None
     cost_budget: float | None = None
+
+    def scope(self) -> str:
+        """What routed answers are cached under: the mode and every hint, since each can change the answer."""
+        return f"mode:{self.mode}:{self.quality_preference}:{self.latency_preference}:{self.cost_budget}"
 
 
 @dataclass(slots=True)
@@ -69,6 +73,7 @@ class Outcome:
     similarity: float | None = None
     overhead_ms: float = 0.0
     latency_ms: float = 0.0
+    estimated: bool = False  # usage estimated by Asahi (a stream cut off before the provider reported it)
 
     @property
     def cache_tier(self) -> int:

@@ -20,7 +20,6 @@ from asahi.routing.router import OrgRoutingPolicy, RouteDecision, Router, Routin
 # Used when neither the org nor the config names one: the first whose provider is configured.
 DEFAULT_PREFERENCE = ("gpt-4o-mini", "claude-haiku-4-5", "asahi-sim-gpt-4o-mini")
 BASELINE_PREFERENCE = ("gpt-4o", "claude-sonnet-4-5", "asahi-sim-gpt-4o")
-LATENCY = {"low": "low", "medium": "normal", "high": "normal"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +65,10 @@ class ModelChooser:
         preferences = RoutingPreferences(
             mode=RoutingMode(hints.mode),
             quality=hints.quality_preference,
-            latency=LATENCY.get(hints.latency_preference or "") if hints.latency_preference else None,  # type: ignore[arg-type]
+            latency=hints.latency_preference,
             cost_budget=hints.cost_budget,
         )
         return self.router.route(call.request, self._routing_policy(policy), preferences, embedding)
-
-    def scope(self, call: Call, policy: OrgPolicy) -> str:
-        """What the caches key on besides the request: the explicit model (validated here, so a refused model
-        never reaches a cache), or the routing mode, so routed answers are shared whichever model gave them."""
-        if call.routing.mode == "explicit":
-            return self._decide(call, policy, None).model
-        return f"mode:{call.routing.mode}"
 
     def baseline_for(self, call: Call, policy: OrgPolicy) -> ModelInfo | None:
         """What the call would have cost without Asahi: the model asked for, or the org's baseline model."""
@@ -93,9 +85,9 @@ class ModelChooser:
         model = self.catalog.get(decision.model)
         if model is None:
             raise AsahiError(500, "catalog_mismatch", f"The router chose unknown model {decision.model}.")
+        names = self._fallbacks.get(model.name)
+        if not names:
+            return Choice(model, decision.reason)
         allowed = {m.name for m in self.available(policy)}
-        fallbacks = tuple(
-            m for name in self._fallbacks.get(model.name, [])
-            if name in allowed and (m := self.catalog.get(name)) is not None
-        )
+        fallbacks = tuple(m for name in names if name in allowed and (m := self.catalog.get(name)) is not None)
         return Choice(model, decision.reason, fallbacks)

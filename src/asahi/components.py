@@ -25,7 +25,7 @@ from asahi.ledger.recorder import LedgerWriter
 from asahi.notify import build_mailer
 from asahi.notify.base import Mailer
 from asahi.observability.metrics import Metrics
-from asahi.pipeline import CachePolicy, Pipeline
+from asahi.pipeline import Pipeline, PipelineConfig
 from asahi.providers.base import Provider
 from asahi.providers.registry import build_providers
 from asahi.providers.resilience import Resilience, RetryPolicy
@@ -98,7 +98,7 @@ async def build(settings: Settings) -> Components:
         policies=PolicyStore(engine, sealer),
         limiter=limiter,
         tier1=_tier1(settings, redis),
-        cache_policy=_cache_policy(settings),
+        config=_pipeline_config(settings),
         ledger=ledger,
         metrics=metrics,
         resilience=_resilience(settings),
@@ -133,9 +133,9 @@ def _tier1(settings: Settings, redis: Redis | None) -> ExactCache:
     return MemoryExactCache(int(str(_tier1_settings(settings).get("memory_max_bytes", 256 * 1024 * 1024))))
 
 
-def _cache_policy(settings: Settings) -> CachePolicy:
+def _pipeline_config(settings: Settings) -> PipelineConfig:
     tier1 = _tier1_settings(settings)
-    return CachePolicy(
+    return PipelineConfig(
         ttl_seconds=int(str(tier1.get("ttl_seconds", 86400))),
         max_temperature=float(str(tier1.get("max_cacheable_temperature", 0.7))),
         request_timeout=float(settings.section("routing").get("request_timeout_seconds", 120)),
@@ -177,19 +177,20 @@ async def _tier2(settings: Settings, engine: AsyncEngine, redis: Redis | None, m
         dimension=int(embeddings["dimension"]) if settings.cohere_api_key and "dimension" in embeddings else None,
     )
     ttl = int(config.get("ttl_seconds", 604800))
+    bounds = {"max_entries_per_org": int(config.get("max_entries_per_org", 100_000)),
+              "max_bytes_per_org": int(config.get("max_bytes_per_org", 512 * 1024 * 1024)), "ttl_seconds": ttl}
     index = await build_vector_index(
         dimension=embedder.dimension, pinecone_api_key=settings.pinecone_api_key,
         pinecone_index=settings.pinecone_index, pinecone_host=settings.pinecone_host,
-        pinecone_control_host=settings.environ.get("PINECONE_CONTROLLER_HOST") or None,
-        max_entries_per_org=int(config.get("max_entries_per_org", 100_000)),
-        max_bytes_per_org=int(config.get("max_bytes_per_org", 512 * 1024 * 1024)), ttl_seconds=ttl,
+        pinecone_control_host=settings.environ.get("PINECONE_CONTROLLER_HOST") or None, **bounds,
     )
+
     cache = SemanticCache(
         index, delta=float(config.get("target_error_rate", 0.02)),
         verify_sample_rate=float(config.get("verify_sample_rate", 0.05)),
     )
     store = SemanticStore(engine, cache, embedder.name, ttl)
-    loaded = await store.load()
+    loaded = await store.load()  # a shared index (Pinecone) already holds them: only this instance's view loads
     if loaded:
         log.info("tier 2 loaded %d entries", loaded)
     sync = SemanticSync(store, redis, poll=settings.database_url is not None)

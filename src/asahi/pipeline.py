@@ -34,7 +34,7 @@ from asahi.observability.metrics import Metrics
 from asahi.providers.base import Provider
 from asahi.providers.resilience import Prepare, Resilience
 from asahi.routing.catalog import ModelInfo
-from asahi.routing.cost import estimate_input_tokens
+from asahi.routing.cost import estimate_input_tokens, estimate_tokens
 from asahi.streaming import StreamAccumulator, events_from_result
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class Plan:
 
 
 @dataclass(frozen=True, slots=True)
-class CachePolicy:
+class PipelineConfig:
     ttl_seconds: int
     max_temperature: float
     request_timeout: float
@@ -67,7 +67,7 @@ class Pipeline:
         policies: PolicyStore,
         limiter: RateLimiter,
         tier1: ExactCache,
-        cache_policy: CachePolicy,
+        config: PipelineConfig,
         ledger: LedgerWriter,
         metrics: Metrics,
         resilience: Resilience,
@@ -78,7 +78,7 @@ class Pipeline:
         self.policies = policies
         self._limiter = limiter
         self.tier1 = tier1
-        self._cache_policy = cache_policy
+        self._config = config
         self._ledger = ledger
         self._metrics = metrics
         self.tier2 = tier2
@@ -87,23 +87,27 @@ class Pipeline:
     async def run(self, call: Call) -> Outcome:
         policy = await self.policies.get(call.org_id)
         await self._rate_limit(call, policy)
-        scope = self.chooser.scope(call, policy)
+        # An explicit model is validated before any cache is read, so a refused model never gets an answer.
+        choice = self.chooser.choose(call, policy, None) if call.routing.mode == "explicit" else None
+        scope = choice.model.name if choice is not None else call.routing.scope()
         baseline = self.chooser.baseline_for(call, policy)
         cacheable = self._cacheable(call)
         key = tier1_key(call.org_id, request_fingerprint(call.request, scope))
         if cacheable and call.cache.read:
             hit = await self._tier1_get(key)
-            if hit is not None:
+            if hit is not None and policy.allows(hit.result.model):
                 return self._from_cache(call, baseline, hit, "t1")
         probe = None
         if self.tier2 is not None and cacheable:
-            if policy.tier2_target_error is not None:
-                self.tier2.cache.set_delta(call.org_id, policy.tier2_target_error)
+            self.tier2.cache.set_delta(call.org_id, policy.tier2_target_error or self.tier2.cache.default_delta)
             probe = await self.tier2.probe(call.org_id, call.request, scope, call.cache.read)
             if probe.decision.hit:
-                answer = self.tier2.served(call.request_id, call.org_id, probe.decision)
-                return self._from_cache(call, baseline, answer, "t2", probe.decision.similarity)
-        choice = self.chooser.choose(call, policy, None if probe is None else probe.embedding)
+                answer = self.tier2.answer(probe.decision)
+                if policy.allows(answer.result.model):
+                    self.tier2.served(call.request_id, call.org_id, probe.decision)
+                    return self._from_cache(call, baseline, answer, "t2", probe.decision.similarity)
+        if choice is None:
+            choice = self.chooser.choose(call, policy, None if probe is None else probe.embedding)
         _check_limits(call.request, choice.model)
         plan = Plan(choice, baseline, key if cacheable and call.cache.write else None, cacheable, probe)
         if call.request.stream:
@@ -121,7 +125,7 @@ class Pipeline:
         temperature = call.request.temperature
         return (
             temperature is None
-            or temperature <= self._cache_policy.max_temperature
+            or temperature <= self._config.max_temperature
             or call.cache.allow_high_temperature
         )
 
@@ -136,7 +140,7 @@ class Pipeline:
 
     async def _tier1_put(self, key: str, answer: codec.CachedAnswer) -> None:
         try:
-            await self.tier1.put(key, codec.encode(answer), self._cache_policy.ttl_seconds)
+            await self.tier1.put(key, codec.encode(answer), self._config.ttl_seconds)
         except CacheUnavailable as exc:
             self._metrics.cache_errors.labels("t1").inc()
             log.warning("tier 1 write failed, answer not cached: %s", exc)
@@ -163,7 +167,7 @@ class Pipeline:
         return [(self.providers[m.provider], m.name) for m in (choice.model, *choice.fallbacks)]
 
     def _deadline(self) -> float:
-        return self.resilience.deadline_in(self._cache_policy.request_timeout)
+        return self.resilience.deadline_in(self._config.request_timeout)
 
     async def _complete(self, call: Call, plan: Plan) -> Outcome:
         choice = plan.choice
@@ -179,7 +183,7 @@ class Pipeline:
         answered_by = self._answered_by(choice, attempts[-1].model if attempts else choice.model.name)
         outcome = self._priced(call, plan, result, answered_by, cache="miss" if plan.cacheable else "bypass")
         outcome.result = replace(result, id=call.request_id)
-        complete = all(c.finish_reason in ("stop", "tool_calls") for c in result.choices)
+        complete = bool(result.choices) and all(c.finish_reason in ("stop", "tool_calls") for c in result.choices)
         if plan.key is not None and complete:
             await self._tier1_put(plan.key, codec.CachedAnswer(result))
         self._after_tier2(call, plan, result, complete)
@@ -194,7 +198,8 @@ class Pipeline:
         upstream_started = time.perf_counter()
         try:
             handle = await self.resilience.stream(
-                self._chain(choice), call.request, self._deadline(), _prefix_caching(call.org_id)
+                self._chain(choice), call.request, self._deadline(), _prefix_caching(call.org_id),
+                idle_timeout=self._config.request_timeout,
             )
         except AsahiError as exc:
             self._failed(call, choice, exc, time.perf_counter() - upstream_started)
@@ -232,6 +237,11 @@ class Pipeline:
             raise
         finally:
             result = accumulator.result(call.request_id, answered_by.name, answered_by.provider)
+            if not accumulator.has_usage:
+                # Cut off before the provider reported usage: it still bills what it read and wrote, so
+                # record an estimate, flagged as one, rather than a complete $0.
+                result.usage = Usage(estimate_input_tokens(call.request), estimate_output(result))
+                outcome.estimated = True
             priced = self._priced(call, plan, result, answered_by, cache=outcome.cache)
             outcome.cost, outcome.baseline, outcome.saved = priced.cost, priced.baseline, priced.saved
             outcome.saving_cause = priced.saving_cause
@@ -282,7 +292,8 @@ class Pipeline:
             input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
             cached_input_tokens=usage.cached_input_tokens, cost_usd=outcome.cost.usd,
             baseline_cost_usd=outcome.baseline.usd, saved_usd=outcome.saved.usd,
-            cost_complete=outcome.cost.complete and outcome.baseline.complete, saving_cause=outcome.saving_cause,
+            cost_complete=outcome.cost.complete and outcome.baseline.complete and not outcome.estimated,
+            saving_cause=outcome.saving_cause,
             cache_tier=outcome.cache_tier, latency_ms=outcome.latency_ms, overhead_ms=outcome.overhead_ms,
             status=status, created_at=datetime.now(UTC),
         ))
@@ -295,6 +306,13 @@ def _prefix_caching(org_id: str) -> Prepare:
         return apply_prefix_caching(request, org_id, provider.name, model)
 
     return prepare
+
+
+def estimate_output(result: ChatResult) -> int:
+    return sum(
+        estimate_tokens(c.message.text) + sum(estimate_tokens(t.arguments) for t in c.message.tool_calls)
+        for c in result.choices
+    )
 
 
 def _uncached(usage: Usage) -> Usage:

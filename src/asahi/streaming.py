@@ -44,12 +44,14 @@ class StreamAccumulator:
     def __init__(self) -> None:
         self.events: list[StreamEvent] = []
         self.usage = Usage()
+        self.has_usage = False
         self._choices: dict[int, _ChoiceBuffer] = {}
 
     def add(self, event: StreamEvent) -> None:
         self.events.append(event)
         if isinstance(event, UsageEvent):
             self.usage = event.usage
+            self.has_usage = True
             return
         choice = self._choices.setdefault(event.index, _ChoiceBuffer())
         if isinstance(event, TextDelta):

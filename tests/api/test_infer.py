@@ -54,3 +54,33 @@ async def test_bad_infer_requests(running: Running) -> None:
         assert 400 <= response.status_code < 500, (body, response.text)
         assert response.json()["error"]["code"] and response.json()["error"]["message"]
     assert (await running.client.post("/infer", json={"prompt": "x"})).status_code == 401
+
+
+async def test_policy_changes_apply_to_cached_answers(running: Running) -> None:
+    org = await running.signup()
+    headers = bearer(org["api_key"])
+    first = (await running.client.post("/infer", json={"prompt": "policy check"}, headers=headers)).json()
+    other = next(m for m in ("asahi-sim-gpt-4o", "asahi-sim-claude-sonnet-4-5") if m != first["model_used"])
+    await running.client.put("/governance/policy", headers=headers,
+                             json={"allowed_models": [other], "default_model": other})
+    running.app.state.components.pipeline.policies._cache.clear()  # the 5 s policy cache, as after its TTL
+    again = (await running.client.post("/infer", json={"prompt": "policy check"}, headers=headers)).json()
+    assert again["cache_hit"] is False and again["model_used"] == other
+
+
+async def test_routing_hints_are_part_of_the_cache_scope(running: Running) -> None:
+    org = await running.signup()
+    headers = bearer(org["api_key"])
+    await running.client.post("/infer", json={"prompt": "hinted", "quality_preference": "low"}, headers=headers)
+    other = (await running.client.post("/infer", json={"prompt": "hinted", "quality_preference": "high"},
+                                       headers=headers)).json()
+    assert other["cache_hit"] is False
+
+
+async def test_contradictory_or_unknown_hints_are_refused(running: Running) -> None:
+    org = await running.signup()
+    for body in [{"prompt": "x", "model_override": "asahi-sim-gpt-4o", "routing_mode": "autopilot"},
+                 {"prompt": "x", "quality_preference": "max"}, {"prompt": "x", "model_override": "m" * 150},
+                 {"prompt": "x", "latency_preference": "instant"}]:
+        response = await running.client.post("/infer", json=body, headers=bearer(org["api_key"]))
+        assert response.status_code == 400, body

@@ -92,3 +92,13 @@ async def test_signups_are_rate_limited_per_ip(running: Running) -> None:
     assert statuses[10:] == [429, 429]
     assert int(response.headers["retry-after"]) >= 1
     assert response.json()["error"]["code"] == "rate_limited"
+
+
+async def test_an_oversized_chunked_body_is_refused_before_anything_acts_on_it(running: Running) -> None:
+    async def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"org_name": "chunky", "email": "a@example.com"}'
+        yield b" " * 5_000_000
+
+    response = await running.client.post("/signup", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert await _count(running, orgs) == 0

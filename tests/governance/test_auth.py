@@ -70,3 +70,18 @@ async def test_key_checks_are_served_from_the_cache(make_settings: SettingsFacto
         assert calls == 0
     finally:
         await stop()
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_malformed_keys_are_refused_without_growing_the_cache(make_settings: SettingsFactory) -> None:
+    from asahi.errors import Unauthorized
+
+    instance, stop = await start(make_settings())
+    try:
+        auth = instance.app.state.components.auth
+        for i in range(200):
+            with pytest.raises(Unauthorized):
+                await auth.authenticate(f"not-a-key-{i}")
+        assert len(auth._cache) == 0
+    finally:
+        await stop()

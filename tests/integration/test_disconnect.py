@@ -73,6 +73,8 @@ async def test_client_gone_mid_stream(gateway: Gateway, surface: str, model: str
 
     rows = await gateway.ledger()
     assert [(row["status"], row["model_used"]) for row in rows] == [(499, model)]
+    # The provider bills a cut-off stream too: the row carries an estimate, flagged as one, never a complete $0.
+    assert rows[0]["input_tokens"] > 0 and rows[0]["cost_usd"] > 0 and rows[0]["cost_complete"] is False
     again = await gateway.post(PATHS[surface], body)
     assert again.status_code == 200 and again.headers["x-asahi-cache"] == "miss"
     assert len(fake.requests) == 2

@@ -43,3 +43,21 @@ async def test_a_full_queue_drops_and_counts_instead_of_blocking(make_settings: 
         writer.record(row(i))
     assert metrics.ledger_dropped._value.get() == 2
     await engine.dispose()
+
+
+async def test_one_unwritable_row_loses_only_itself(make_settings: SettingsFactory) -> None:
+    engine = db.create_engine(db.database_url(make_settings()))
+    await migrate(engine)
+    writer = LedgerWriter(engine, Metrics(), interval=0.01)
+    await writer.start()
+    long_name = row(1)
+    long_name.model_requested = "m" * 500  # clipped, still written
+    writer.record(row(0))
+    await writer.flush()
+    for candidate in (long_name, row(0), row(2)):  # row(0) again: a duplicate request id the database refuses
+        writer.record(candidate)
+    await writer.aclose()
+    async with engine.connect() as connection:
+        ids = sorted(r[0] for r in await connection.execute(select(usage_records.c.request_id)))
+    await engine.dispose()
+    assert ids == ["req_0", "req_1", "req_2"]

@@ -15,10 +15,9 @@ import sys
 import time
 from multiprocessing.connection import Connection
 
-from tests.fakes.openai_server import FakeOpenAI
-
 from asahi.domain import ChatRequest, Message, TextPart
 from asahi.providers.openai.adapter import OpenAIProvider
+from tests.fakes.openai_server import FakeOpenAI
 
 
 def _serve(conn: Connection) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from tests.fakes.anthropic_server import FakeAnthropic
-from tests.fakes.openai_server import FakeOpenAI
 
 from asahi.providers.anthropic.adapter import AnthropicProvider
 from asahi.providers.openai.adapter import OpenAIProvider
+from tests.fakes.anthropic_server import FakeAnthropic
+from tests.fakes.openai_server import FakeOpenAI
 
 
 @pytest.fixture(scope="session")

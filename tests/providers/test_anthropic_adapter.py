@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from tests.fakes.anthropic_server import FakeAnthropic
-from tests.fakes.server import Drop, Fail, Reply, Slow, StreamFail
 
 from asahi.domain import (
     ChatRequest,
@@ -23,6 +21,8 @@ from asahi.domain import (
 )
 from asahi.errors import BadRequest, ProviderError
 from asahi.providers.anthropic.adapter import AnthropicProvider
+from tests.fakes.anthropic_server import FakeAnthropic
+from tests.fakes.server import Drop, Fail, Reply, Slow, StreamFail
 
 WEATHER = Tool("weather", "Weather now", {"type": "object", "properties": {"city": {"type": "string"}}})
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import orjson
 from anthropic.types import Message as WireMessage
 from openai.types.chat import ChatCompletion
-from tests.fakes.anthropic_server import FakeAnthropic
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.server import Reply
 
 from asahi.providers.anthropic import wire as anthropic_wire
 from asahi.providers.anthropic.adapter import AnthropicProvider
 from asahi.providers.openai import wire as openai_wire
 from asahi.providers.openai.adapter import OpenAIProvider
+from tests.fakes.anthropic_server import FakeAnthropic
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.server import Reply
 
 OPENAI_TOOL = {"type": "function", "function": {"name": "weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}

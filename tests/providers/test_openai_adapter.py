@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.server import Drop, Fail, Reply, Slow, StreamFail
 
 from asahi.domain import (
     ChatRequest,
@@ -24,6 +22,8 @@ from asahi.domain import (
 from asahi.errors import ProviderError
 from asahi.providers.compatible import compatible_provider
 from asahi.providers.openai.adapter import OpenAIProvider
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.server import Drop, Fail, Reply, Slow, StreamFail
 
 WEATHER = Tool("weather", "Weather now", {"type": "object", "properties": {"city": {"type": "string"}}})
 

@@ -10,7 +10,7 @@ import pytest
 
 from asahi.routing.catalog import Catalog
 from asahi.routing.features import FEATURE_NAMES
-from asahi.routing.learned import LearnedRouter
+from asahi.routing.learned import FamilyModel, LearnedRouter
 
 MODELS = {
     "big": {
@@ -54,12 +54,23 @@ def catalog() -> Catalog:
     return Catalog.from_config({"models": MODELS})
 
 
-def fixed_router(p: float, threshold: float = 0.8) -> LearnedRouter:
-    """Predicts `p` for every prompt; needs `threshold` for every floor."""
-    return LearnedRouter(
-        embedder="test",
+def constant_family(p: float) -> FamilyModel:
+    """A family model that predicts `p` for every prompt: the logistic part alone, all weights zero."""
+    return FamilyModel(
         weights=np.zeros(384 + len(FEATURE_NAMES)),
         bias=math.log(p / (1 - p)),
+        neighbours=np.zeros((0, 384), np.float32),
+        labels=np.zeros(0),
+        blend=1.0,
+        temperature=1.0,
+    )
+
+
+def fixed_router(p: float, threshold: float = 0.8) -> LearnedRouter:
+    """Predicts `p` for every prompt, of either family; needs `threshold` for every floor."""
+    return LearnedRouter(
+        embedder="test",
+        families=(constant_family(p), constant_family(p)),
         floors=np.array([0.8, 1.0]),
         thresholds=np.array([threshold, threshold]),
     )

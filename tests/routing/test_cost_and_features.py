@@ -11,7 +11,7 @@ from asahi.routing.cost import (
     estimate_tokens,
     expected_output_tokens,
 )
-from asahi.routing.features import FEATURE_NAMES, text_features
+from asahi.routing.features import FEATURE_NAMES, is_multiple_choice, text_features
 
 
 def test_token_estimate_is_len_over_four_rounded_up() -> None:
@@ -47,3 +47,10 @@ def test_features_flag_code_math_and_script() -> None:
     assert math[names.index("math")] > prose[names.index("math")]
     assert math[names.index("log_numbers")] > prose[names.index("log_numbers")]
     assert japanese[names.index("non_ascii")] > 5 > prose[names.index("non_ascii")]
+
+
+def test_multiple_choice_is_told_from_the_text() -> None:
+    assert is_multiple_choice("What is 2 + 2?\nA. 3\nB. 4\nC. 5\nD. 6\nAnswer:")
+    assert is_multiple_choice("Pick one:\n(a) red\n(b) blue")
+    assert not is_multiple_choice("Natalia sold 48 clips in April. How many in May?")
+    assert not is_multiple_choice("A. Smith wrote this letter.\nPlease summarise it.")  # one lettered line only

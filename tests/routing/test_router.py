@@ -18,6 +18,7 @@ from asahi.routing.router import (
     RoutingMode,
     RoutingPreferences,
 )
+from tests.routing.conftest import constant_family
 
 EMBEDDING = np.full(384, 1 / np.sqrt(384), dtype=np.float32)
 POLICY = OrgRoutingPolicy(default_model="mid", baseline_model="big")
@@ -170,9 +171,8 @@ def test_budget_overrides_the_floor_with_a_reason(catalog: Catalog, learned: Cal
 
 
 def test_quality_preference_moves_the_floor(catalog: Catalog) -> None:
-    learned = LearnedRouter(
-        "test", np.zeros(390), 1.3863, np.array([0.8, 0.9, 1.0]), np.array([0.5, 0.7, 0.95])
-    )  # p = 0.8
+    family = constant_family(0.8)
+    learned = LearnedRouter("test", (family, family), np.array([0.8, 0.9, 1.0]), np.array([0.5, 0.7, 0.95]))
     router = Router(catalog, learned)
     low = router.route(request(), POLICY, RoutingPreferences(quality="low"), embedding=EMBEDDING)
     high = router.route(request(), POLICY, RoutingPreferences(quality="high"), embedding=EMBEDDING)

@@ -12,6 +12,7 @@ from asahi.api.surface import (
     cache_directive,
     components,
     error_response,
+    internal_error,
     json_response,
     read_json,
     request_id,
@@ -33,6 +34,8 @@ async def messages(request: Request) -> Response:
         outcome = await components(request).pipeline.run(call)
     except AsahiError as err:
         return error_response(err, wire.render_error)
+    except Exception:  # noqa: BLE001  # a bug still answers in this surface's own error shape
+        return error_response(internal_error(), wire.render_error)
     if outcome.result is not None:
         return json_response(wire.render_result(outcome.result, rid), headers=outcome.headers())
     return sse_response(_events(outcome, rid, estimate_input_tokens(chat)), outcome)
@@ -48,5 +51,8 @@ async def _events(outcome: Outcome, rid: str, input_tokens: int) -> AsyncIterato
                 yield chunk
     except AsahiError as err:
         yield renderer.error(err)
+        return
+    except Exception:  # noqa: BLE001  # the client still gets a terminal error event, not a cut connection
+        yield renderer.error(internal_error())
         return
     yield renderer.finish()

@@ -33,10 +33,10 @@ class InferRequest(BaseModel):
     prompt: Annotated[str, Field(min_length=1)] | None = None
     messages: Annotated[list[InferMessage], Field(min_length=1)] | None = None
     system: str | None = None
-    model_override: str | None = None
+    model_override: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     routing_mode: Literal["autopilot", "guided", "explicit"] | None = None
-    quality_preference: Literal["low", "medium", "high", "max"] | Annotated[float, Field(ge=0, le=1)] | None = None
-    latency_preference: Literal["low", "medium", "high"] | None = None
+    quality_preference: Literal["low", "medium", "high"] | Annotated[float, Field(ge=0, le=1)] | None = None
+    latency_preference: Literal["low", "normal"] | None = None
     cost_budget: Annotated[float, Field(gt=0)] | None = None
     max_tokens: Annotated[int, Field(ge=1)] | None = None
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
@@ -48,6 +48,8 @@ class InferRequest(BaseModel):
             raise ValueError("send exactly one of 'prompt' or 'messages'")
         if self.routing_mode == "explicit" and not self.model_override:
             raise ValueError("routing_mode 'explicit' needs model_override")
+        if self.routing_mode in ("autopilot", "guided") and self.model_override:
+            raise ValueError(f"model_override cannot be used with routing_mode '{self.routing_mode}'")
         return self
 
     def to_chat(self) -> ChatRequest:

@@ -19,7 +19,7 @@ def new_request_id() -> str:
 
 
 class RequestContext:
-    """Gives every request an id (kept from a sane `x-request-id` if sent) and echoes it back."""
+    """Gives every request an id and sends it back as `x-asahi-request-id` (feedback and the ledger use it)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -68,16 +68,21 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    # End the body here; whatever the app answers to the stub is replaced by the 413.
+                    # Look like a client that went away: the app stops reading and never acts on part of a
+                    # body; what it answers is replaced by the 413.
                     too_large = True
-                    return {"type": "http.request", "body": b"", "more_body": False}
+                    return {"type": "http.disconnect"}
             return message
 
         async def guarded_send(message: Message) -> None:
             if not too_large:
                 await send(message)
 
-        await self.app(scope, limited_receive, guarded_send)
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not too_large:
+                raise
         if too_large:
             await self._refuse(send)
 

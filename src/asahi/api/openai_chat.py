@@ -13,6 +13,7 @@ from asahi.api.surface import (
     cache_directive,
     components,
     error_response,
+    internal_error,
     json_response,
     read_json,
     request_id,
@@ -33,6 +34,8 @@ async def chat_completions(request: Request) -> Response:
         outcome = await components(request).pipeline.run(call)
     except AsahiError as err:
         return error_response(err, wire.render_error)
+    except Exception:  # noqa: BLE001  # a bug still answers in this surface's own error shape
+        return error_response(internal_error(), wire.render_error)
     if outcome.result is not None:
         return json_response(wire.render_result(outcome.result, rid), headers=outcome.headers())
     return sse_response(_chunks(outcome, rid, chat.include_usage), outcome)
@@ -48,6 +51,9 @@ async def _chunks(outcome: Outcome, rid: str, include_usage: bool) -> AsyncItera
                 yield chunk
     except AsahiError as err:
         yield renderer.error(err)
+        return
+    except Exception:  # noqa: BLE001  # the client still gets a terminal error event, not a cut connection
+        yield renderer.error(internal_error())
         return
     yield renderer.done()
 

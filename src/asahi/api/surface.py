@@ -6,6 +6,7 @@ the throughput ceiling on this path, and each surface validates its own wire for
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ from asahi.governance.auth import presented_key, require_scope
 from asahi.governance.keys import KeyRecord
 
 JSON = "application/json"
+log = logging.getLogger(__name__)
 
 
 def components(request: Request) -> Components:
@@ -56,6 +58,12 @@ def cache_directive(request: Request, body_flags: dict[str, Any] | None = None) 
         write="no-store" not in values and flags.get("write", True) is not False,
         allow_high_temperature="force" in values or flags.get("force") is True,
     )
+
+
+def internal_error() -> AsahiError:
+    """An unexpected failure, logged with its traceback (never with the request body)."""
+    log.exception("unhandled error on an inference surface")
+    return AsahiError(500, "internal_error", "Internal error.")
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -171,14 +171,17 @@ class SemanticCache:
                               answer_text, time.time() if created_at is None else created_at, state)
         return Stored(entry, await self.adopt(entry))
 
-    async def adopt(self, entry: SemanticEntry) -> list[str]:
-        """Add an entry made elsewhere (another instance's broadcast); returns the evicted ids."""
-        record = VectorRecord(entry.id, entry.org_id, entry.context_key, entry.vector, entry.created_at,
-                              entry.size_bytes)
-        try:
-            evicted = await self.index.add(record)
-        except VectorStoreError as exc:
-            raise Tier2Unavailable(str(exc)) from exc
+    async def adopt(self, entry: SemanticEntry, *, made_here: bool = True) -> list[str]:
+        """Add an entry (one made elsewhere: another instance's broadcast); returns the evicted ids. An entry
+        made elsewhere is already in a shared index, so only this instance's view of it is added."""
+        evicted: list[str] = []
+        if made_here or not self.index.shared:
+            record = VectorRecord(entry.id, entry.org_id, entry.context_key, entry.vector, entry.created_at,
+                                  entry.size_bytes)
+            try:
+                evicted = await self.index.add(record)
+            except VectorStoreError as exc:
+                raise Tier2Unavailable(str(exc)) from exc
         self._entries.setdefault(entry.org_id, {})[entry.id] = entry
         self._forget(entry.org_id, evicted)
         return evicted
@@ -188,6 +191,8 @@ class SemanticCache:
         entries = list(entries)
         for entry in entries:
             self._entries.setdefault(entry.org_id, {})[entry.id] = entry
+        if self.index.shared:  # already holds every persisted entry
+            return []
         records = [VectorRecord(e.id, e.org_id, e.context_key, e.vector, e.created_at, e.size_bytes)
                    for e in entries]
         try:
@@ -210,6 +215,11 @@ class SemanticCache:
         entries = self._entries.get(org_id, {})
         for id_ in ids:
             entries.pop(id_, None)
+
+    def created_before(self, cutoff: float) -> dict[str, list[str]]:
+        """Per org, the ids of entries created before `cutoff` (epoch seconds): what the TTL has expired."""
+        return {org: ids for org, entries in self._entries.items()
+                if (ids := [e.id for e in entries.values() if e.created_at < cutoff])}
 
     def entry(self, org_id: str, entry_id: str) -> SemanticEntry | None:
         return self._entries.get(org_id, {}).get(entry_id)

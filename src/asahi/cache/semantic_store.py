@@ -25,6 +25,7 @@ from asahi.store.tables import semantic_entries, semantic_org_models
 log = logging.getLogger(__name__)
 CHANNEL = "asahi:t2:added"
 POLL_SECONDS = 1.0
+PRUNE_SECONDS = 60.0
 
 
 class SemanticStore:
@@ -113,7 +114,7 @@ class SemanticStore:
         if row is None:
             return False
         self._seen.add(entry_id)
-        await self._cache.adopt(self._entry(row))
+        await self._cache.adopt(self._entry(row), made_here=False)
         return True
 
     async def poll(self) -> int:
@@ -128,9 +129,22 @@ class SemanticStore:
         for row in rows:
             if row._mapping["id"] not in self._seen:
                 self._seen.add(row._mapping["id"])
-                await self._cache.adopt(self._entry(row))
+                await self._cache.adopt(self._entry(row), made_here=False)
                 adopted += 1
         return adopted
+
+
+    async def prune(self) -> int:
+        """Forget what the TTL has expired, in memory, in the index and in the database."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=self._ttl)
+        expired = self._cache.created_before(cutoff.timestamp())
+        for org_id, ids in expired.items():
+            await self._cache.remove(org_id, ids)
+            self._seen.difference_update(ids)
+        async with self._engine.begin() as connection:
+            await connection.execute(delete(semantic_entries).where(
+                semantic_entries.c.expires_at.is_not(None), semantic_entries.c.expires_at <= datetime.now(UTC)))
+        return sum(len(ids) for ids in expired.values())
 
 
 class SemanticSync:
@@ -141,6 +155,7 @@ class SemanticSync:
         self._redis = redis
         self._poll = poll
         self._task: asyncio.Task[None] | None = None
+        self._pruner: asyncio.Task[None] | None = None
 
     async def announce(self, entry_id: str) -> None:
         if self._redis is None:
@@ -148,13 +163,22 @@ class SemanticSync:
         try:
             await self._redis.publish(CHANNEL, entry_id)
         except Exception as exc:  # noqa: BLE001  # others still see it after their next restart or poll
-            log.warning("could not announce a tier 2 entry: %s", exc)
+            log.warning("could not announce a tier 2 entry: %s", type(exc).__name__)
 
     async def start(self) -> None:
         if self._redis is not None:
             self._task = asyncio.create_task(self._listen(self._redis))
         elif self._poll:
             self._task = asyncio.create_task(self._polling())
+        self._pruner = asyncio.create_task(self._pruning())
+
+    async def _pruning(self) -> None:
+        while True:
+            await asyncio.sleep(PRUNE_SECONDS)
+            try:
+                await self._store.prune()
+            except (Exception, Tier2Unavailable) as exc:  # noqa: BLE001  # retried at the next round
+                log.warning("tier 2 prune failed: %s", type(exc).__name__)
 
     async def _listen(self, redis: Redis) -> None:
         while True:
@@ -169,7 +193,7 @@ class SemanticSync:
             except asyncio.CancelledError:
                 raise
             except (Exception, Tier2Unavailable) as exc:  # noqa: BLE001  # keep listening through Redis restarts
-                log.warning("tier 2 sync lost Redis: %s", exc)
+                log.warning("tier 2 sync lost Redis: %s", type(exc).__name__)
                 await asyncio.sleep(1.0)
 
     async def _polling(self) -> None:
@@ -178,10 +202,11 @@ class SemanticSync:
             try:
                 await self._store.poll()
             except Exception as exc:  # noqa: BLE001  # a database hiccup only delays sharing
-                log.warning("tier 2 poll failed: %s", exc)
+                log.warning("tier 2 poll failed: %s", type(exc).__name__)
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._pruner):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task

@@ -24,6 +24,7 @@ from asahi.embeddings.base import Embedder
 from asahi.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
+MAX_BACKGROUND = 1000  # stores and labels in flight
 
 
 @dataclass(slots=True)
@@ -66,13 +67,21 @@ class Tier2:
             decision = Tier2Decision.miss("vector store failed")
         return Probe(query, embedding, decision)
 
-    def served(self, request_id: str, org_id: str, decision: Tier2Decision) -> codec.CachedAnswer:
+    @staticmethod
+    def answer(decision: Tier2Decision) -> codec.CachedAnswer:
         assert decision.entry is not None
-        self.cache.remember_hit(request_id, org_id, decision)
         return codec.decode(decision.entry.payload)
 
+    def served(self, request_id: str, org_id: str, decision: Tier2Decision) -> None:
+        """Remember a hit that was served, so feedback on its request id can label it."""
+        self.cache.remember_hit(request_id, org_id, decision)
+
     def after_upstream(self, org_id: str, probe: Probe, result: ChatResult, model: str, store: bool) -> None:
-        """Label a verified decision and store the fresh answer, off the request's path."""
+        """Label a verified decision and store the fresh answer, off the request's path. Under a burst of misses
+        beyond what storing keeps up with, new answers are skipped rather than queued without bound."""
+        if len(self._background) >= MAX_BACKGROUND:
+            self._metrics.cache_errors.labels("t2").inc()
+            return
         self._spawn(self._after_upstream(org_id, probe, result, model, store))
 
     async def _after_upstream(self, org_id: str, probe: Probe, result: ChatResult, model: str, store: bool) -> None:
@@ -111,7 +120,8 @@ class Tier2:
 
     def _failed(self, step: str, exc: Exception) -> None:
         self._metrics.cache_errors.labels("t2").inc()
-        log.warning("tier 2 %s failed, going on without it: %s", step, exc)
+        # The type only: an error's text can quote what it was given, and prompts never go into logs.
+        log.warning("tier 2 %s failed, going on without it: %s", step, type(exc).__name__)
 
     async def drain(self) -> None:
         """Wait for background labelling and storing (shutdown, tests)."""

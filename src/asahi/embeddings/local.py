@@ -19,6 +19,7 @@ slices so short texts are never padded to the longest one; more intra-op threads
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,9 @@ class LocalEmbedder:
         self._tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.no_padding()
+        # One worker: embeddings queue behind each other instead of many threads fighting over two cores
+        # (and starving the event loop) when many requests miss at once.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asahi-embed")
 
     def _run(self, encodings: list[Encoding]) -> Vectors:
         """Pad to the longest of these encodings only, run the model, mean-pool over the mask, L2-normalise."""
@@ -86,7 +90,7 @@ class LocalEmbedder:
             raise EmbeddingError(f"local embedder failed: {exc}") from exc
 
     async def embed(self, texts: list[str]) -> Vectors:
-        return await asyncio.to_thread(self.embed_sync, texts)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.embed_sync, texts)
 
     async def aclose(self) -> None:
         return None

@@ -21,7 +21,8 @@ from asahi.governance import accounts, keys
 
 log = logging.getLogger(__name__)
 REVOCATION_CHANNEL = "asahi:keys:revoked"
-_NEGATIVE_TTL = 2.0  # unknown keys are remembered briefly so a flood of bad keys can't hammer the database
+_NEGATIVE_TTL = 2.0
+_MAX_CACHED = 100_000  # unknown keys are remembered briefly so a flood of bad keys can't hammer the database
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:
@@ -47,6 +48,8 @@ class Authenticator:
         if not key:
             raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'.",
                                code="missing_api_key")
+        if keys.parse_prefix(key) is None:  # malformed: refused without a cache entry or a database trip
+            raise Unauthorized("Invalid API key.")
         key_digest = keys.digest(key)
         now = time.monotonic()
         cached = self._cache.get(key_digest)
@@ -54,6 +57,8 @@ class Authenticator:
             record = cached[0]
         else:
             record = await self._load(key, key_digest)
+            if len(self._cache) >= _MAX_CACHED:
+                self._sweep(now)
             self._cache[key_digest] = (record, now + (self._ttl if record else _NEGATIVE_TTL))
         if record is None:
             raise Unauthorized("Invalid API key.")
@@ -65,12 +70,17 @@ class Authenticator:
 
     async def _load(self, key: str, key_digest: str) -> keys.KeyRecord | None:
         prefix = keys.parse_prefix(key)
-        if prefix is None:
-            return None
+        assert prefix is not None
         found = await accounts.find_key(self._engine, prefix)
         if found is None or not keys.matches(key_digest, found[1]):
             return None
         return found[0]
+
+    def _sweep(self, now: float) -> None:
+        """Drop expired entries; if a flood of distinct keys keeps the cache full, start over."""
+        self._cache = {k: v for k, v in self._cache.items() if v[1] > now}
+        if len(self._cache) >= _MAX_CACHED:
+            self._cache.clear()
 
     def forget(self, key_id: str) -> None:
         for key_digest, (record, _) in list(self._cache.items()):

@@ -48,9 +48,17 @@ class UsageRow:
 _FIELDS = tuple(f.name for f in fields(UsageRow))
 
 
+_LIMITS = {"model_requested": 100, "model_used": 100, "provider": 50, "surface": 20, "saving_cause": 20}
+
+
 def _columns(row: UsageRow) -> dict[str, object]:
     # Flat fields only: cheaper than dataclasses.asdict, which deep-copies.
-    return {name: getattr(row, name) for name in _FIELDS}
+    columns = {name: getattr(row, name) for name in _FIELDS}
+    for name, limit in _LIMITS.items():  # a caller-supplied name must never make a row unwritable
+        value = columns[name]
+        if isinstance(value, str) and len(value) > limit:
+            columns[name] = value[:limit]
+    return columns
 
 
 class LedgerWriter:
@@ -87,16 +95,28 @@ class LedgerWriter:
                 for _ in batch:
                     self._queue.task_done()
 
+    async def _insert(self, rows: list[UsageRow]) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(usage_records.insert(), [_columns(row) for row in rows])
+
     async def _write(self, batch: list[UsageRow]) -> None:
         for attempt in range(3):
             try:
-                async with self._engine.begin() as connection:
-                    await connection.execute(usage_records.insert(), [_columns(row) for row in batch])
+                await self._insert(batch)
                 return
             except Exception as exc:  # noqa: BLE001  # keep the writer alive through database hiccups
-                log.warning("ledger write failed (attempt %d): %s", attempt + 1, exc)
+                log.warning("ledger write failed (attempt %d): %s", attempt + 1, type(exc).__name__)
                 await asyncio.sleep(0.5 * (attempt + 1))
-        log.error("ledger batch of %d rows could not be written", len(batch))
+        # The batch may hold one row the database refuses: write the rest one by one, so only that one is lost.
+        lost = 0
+        for row in batch:
+            try:
+                await self._insert([row])
+            except Exception:  # noqa: BLE001
+                lost += 1
+        if lost:
+            self._metrics.ledger_dropped.inc(lost)
+            log.error("ledger: %d of %d rows could not be written", lost, len(batch))
 
     async def flush(self) -> None:
         """Wait until every row queued so far is written (used at shutdown and by tests)."""

@@ -188,12 +188,14 @@ class Resilience:
         return result, attempts
 
     async def stream(
-        self, chain: Chain, request: ChatRequest, deadline: float, prepare: Prepare | None = None
+        self, chain: Chain, request: ChatRequest, deadline: float, prepare: Prepare | None = None,
+        idle_timeout: float | None = None,
     ) -> StreamHandle:
         """Walk the chain until a stream yields its first event; the caller then sends headers naming the model.
 
         Returns once the first event is in hand. Later failures are raised from `events` and count against that
-        link's breaker; `deadline` still bounds every later event.
+        link's breaker. `deadline` bounds every later event too, unless `idle_timeout` is given: then each event
+        need only follow the previous one within it, so a long but healthy generation is never cut off.
         """
         attempts: list[Attempt] = []
         opened: list[tuple[Provider, str, AsyncIterator[StreamEvent]]] = []
@@ -211,18 +213,21 @@ class Resilience:
         first_event = await self._run(chain, deadline, attempts, first)
         provider, model, iterator = opened[-1]
         return StreamHandle(
-            provider.name, model, self._rest(first_event, iterator, provider.name, model, deadline), attempts
+            provider.name, model, self._rest(first_event, iterator, provider.name, model, deadline, idle_timeout),
+            attempts,
         )
 
     async def _rest(
-        self, first: StreamEvent, iterator: AsyncIterator[StreamEvent], provider: str, model: str, deadline: float
+        self, first: StreamEvent, iterator: AsyncIterator[StreamEvent], provider: str, model: str, deadline: float,
+        idle_timeout: float | None,
     ) -> AsyncIterator[StreamEvent]:
         breaker = self.breaker(provider, model)
         try:
             yield first
             while True:
                 try:
-                    event = await self._within(anext(iterator), deadline, None)
+                    until = deadline if idle_timeout is None else self.clock() + idle_timeout
+                    event = await self._within(anext(iterator), until, None)
                 except StopAsyncIteration:
                     return
                 except _Timeout:
@@ -305,7 +310,9 @@ class Resilience:
         if cap is not None:
             remaining = min(remaining, cap)
         try:
-            return await asyncio.wait_for(awaitable, max(remaining, 0.0))
+            # asyncio.timeout, unlike wait_for, runs the call in this task: no extra task per attempt.
+            async with asyncio.timeout(max(remaining, 0.0)):
+                return await awaitable
         except TimeoutError:
             raise _Timeout from None
 

@@ -17,6 +17,18 @@ FEATURE_NAMES = ("log_chars", "log_lines", "log_numbers", "math", "code", "non_a
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _MATH = re.compile(r"[=+\-*/^%<>]|\\frac|\\sum|\\int|\bsolve\b|\bprove\b|\bequation\b|\bprobability\b", re.I)
 _CODE = re.compile(r"```|\bdef |\bclass |\bimport |\breturn\b|\bfunction\b|#include|\bSELECT\b|=>|::|[{};]\s*$", re.M)
+# Lettered options on their own lines: "A. ...", "(B) ...", "C) ...".
+_OPTION = re.compile(r"^\s*\(?([A-Ea-e])[.)]\s+\S", re.M)
+
+
+def is_multiple_choice(text: str) -> bool:
+    """Whether the prompt offers lettered options (A and B at least), as exam-style questions do.
+
+    The router keeps a separate model for such prompts: what makes one hard for the cheap model differs from
+    what makes an open request or a word problem hard. Decided from the text alone, so it works at run time.
+    """
+    letters = {m.upper() for m in _OPTION.findall(text)}
+    return {"A", "B"} <= letters
 
 
 def text_features(text: str) -> npt.NDArray[np.float32]:

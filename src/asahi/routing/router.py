@@ -137,6 +137,8 @@ class Router:
         self._providers = providers
         self._default_model = default_model
         self._baseline_model = baseline_model
+        # The catalog is immutable: compute once what every request would otherwise recompute.
+        self._served = catalog.models() if providers is None else catalog.served_by(set(providers))
 
     @property
     def baseline_model(self) -> str | None:
@@ -144,9 +146,7 @@ class Router:
         return self._baseline_model
 
     def served(self) -> list[ModelInfo]:
-        if self._providers is None:
-            return self._catalog.models()
-        return self._catalog.served_by(set(self._providers))
+        return self._served
 
     def allowed(self, policy: OrgRoutingPolicy) -> list[ModelInfo]:
         models = self.served()

@@ -9,7 +9,7 @@ on every trainable row.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +17,8 @@ import numpy.typing as npt
 
 from asahi.routing.datasets import EVALUATION_ONLY, RoutingExample, load_examples
 from asahi.routing.evaluation import random_curve, router_curve, saving_at
-from asahi.routing.features import text_features
-from asahi.routing.learned import LearnedRouter
+from asahi.routing.features import FEATURE_NAMES, is_multiple_choice, text_features
+from asahi.routing.learned import FAMILIES, FamilyModel, LearnedRouter, logit
 
 Array = npt.NDArray[np.float64]
 EmbedFn = Callable[[list[str]], npt.NDArray[np.float32]]
@@ -29,6 +29,14 @@ FOLDS = 5
 FLOORS = np.round(np.arange(0.80, 1.0001, 0.01), 2)
 # Sets with fewer held-out rows are too noisy to calibrate on (MT-Bench has 58).
 MIN_CALIBRATION_ROWS = 100
+INNER_FOLDS = 3
+# (blend, kernel width) pairs tried per family, simplest first: the logistic model alone, then half and half,
+# then the neighbours alone, each at two widths. Chosen per family on training rows only (`fit_router_family`).
+CANDIDATES = ((1.0, 1.0), (0.5, 0.05), (0.5, 0.1), (0.0, 0.05), (0.0, 0.1))
+# Sets with fewer rows in a selection are too noisy to choose by (MT-Bench has about 50 there).
+MIN_SELECTION_ROWS = 75
+# A family with fewer trainable rows than this borrows every trainable row.
+MIN_FAMILY_ROWS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +54,7 @@ class TrainReport:
     train_rows: int
     datasets: dict[str, DatasetReport]
     thresholds: dict[float, float]  # quality floor -> probability threshold, a few floors for the log
+    blends: dict[str, tuple[float, float]]  # family -> (logistic weight, kernel width) chosen for the shipped model
 
 
 def design_matrix(examples: Sequence[RoutingExample], embeddings: npt.NDArray[np.float32]) -> Array:
@@ -72,26 +81,90 @@ def fit_logistic(x: Array, y: Array, l2: float = L2) -> tuple[Array, float]:
     return weights, float(beta[-1] - weights @ mean)
 
 
-def _predict(x: Array, weights: Array, bias: float) -> Array:
-    result: Array = 1.0 / (1.0 + np.exp(-(x @ weights + bias)))
-    return result
-
-
 def trainable(examples: Sequence[RoutingExample]) -> npt.NDArray[np.bool_]:
     return np.array([e.dataset not in EVALUATION_ONLY for e in examples])
 
 
-def cross_validated_scores(examples: Sequence[RoutingExample], x: Array, folds: int = FOLDS, seed: int = 0) -> Array:
-    """Each row's probability from a model fitted without it (contaminated rows only ever train)."""
+def family_of(examples: Sequence[RoutingExample]) -> npt.NDArray[np.int_]:
+    """Each row's family index into `FAMILIES`, from its text alone, as the router decides at run time."""
+    return np.array([int(is_multiple_choice(e.text)) for e in examples])
+
+
+def fit_family(x: Array, y: Array, blend: float, temperature: float) -> FamilyModel:
+    weights, bias = fit_logistic(x, y)
+    neighbours = x[:, : x.shape[1] - len(FEATURE_NAMES)].astype(np.float32)
+    return FamilyModel(weights, bias, neighbours, y.copy(), blend, temperature)
+
+
+def _selection_score(
+    examples: Sequence[RoutingExample], rows: npt.NDArray[np.int_], x: Array, y: Array, seed: int
+) -> list[float]:
+    """Inner cross-validation on `rows` only: the mean held-out saving at 95% of each candidate in `CANDIDATES`.
+
+    The mean is over the sets with at least `MIN_SELECTION_ROWS` scored rows (all sets when none has), so
+    the choice is made without ever looking at the outer fold being evaluated.
+    """
+    fold = np.random.default_rng(seed).integers(0, INNER_FOLDS, len(rows))
+    contaminated = np.array([examples[i].contaminated for i in rows])
+    scores = np.zeros((len(CANDIDATES), len(rows)))
+    for k in range(INNER_FOLDS):
+        train_rows, test_rows = (fold != k) | contaminated, fold == k
+        if not test_rows.any() or not train_rows.any():
+            continue
+        model = fit_family(x[rows[train_rows]], y[rows[train_rows]], 1.0, 1.0)
+        lr = model.logistic_logit(x[rows[test_rows]])
+        dim = model.neighbours.shape[1]
+        similarities = x[rows[test_rows], :dim] @ model.neighbours.T.astype(np.float64)
+        for c, (blend, temperature) in enumerate(CANDIDATES):
+            votes = replace(model, temperature=temperature).neighbour_vote(similarities)
+            scores[c, test_rows] = blend * lr + (1 - blend) * logit(votes)
+    names = sorted({examples[i].dataset for i in rows})
+    masks = [np.array([examples[i].dataset == n and not examples[i].contaminated for i in rows]) for n in names]
+    masks = [m for m in masks if m.sum() >= MIN_SELECTION_ROWS] or [m for m in masks if m.any()]
+    results = []
+    for candidate in scores:
+        savings = [saving_at(router_curve([examples[i] for i in rows[m]], candidate[m]), 0.95) for m in masks]
+        results.append(float(np.mean(savings)) if savings else 0.0)
+    return results
+
+
+def fit_router_family(
+    examples: Sequence[RoutingExample], rows: npt.NDArray[np.int_], x: Array, seed: int = 0
+) -> FamilyModel:
+    """Choose blend and kernel width by inner cross-validation on `rows`, then fit on all of them."""
     y = np.array([e.cheap_is_enough for e in examples], dtype=np.float64)
+    results = _selection_score(examples, rows, x, y, seed)
+    blend, temperature = CANDIDATES[int(np.argmax(results))]  # ties go to the earlier, simpler candidate
+    return fit_family(x[rows], y[rows], blend, temperature)
+
+
+def _family_rows(can_train: npt.NDArray[np.bool_], family: npt.NDArray[np.int_], f: int) -> npt.NDArray[np.int_]:
+    """A family's training rows; a family too small to learn from borrows every trainable row."""
+    own = can_train & (family == f)
+    return np.flatnonzero(own if own.sum() >= MIN_FAMILY_ROWS else can_train)
+
+
+def fit_router(
+    examples: Sequence[RoutingExample], x: Array, rows: npt.NDArray[np.bool_], seed: int = 0
+) -> tuple[FamilyModel, FamilyModel]:
+    family = family_of(examples)
+    open_, choice = (fit_router_family(examples, _family_rows(rows, family, f), x, seed) for f in range(len(FAMILIES)))
+    return open_, choice
+
+
+def cross_validated_scores(examples: Sequence[RoutingExample], x: Array, folds: int = FOLDS, seed: int = 0) -> Array:
+    """Each row's probability from a model fitted, and tuned, without it (contaminated rows only ever train)."""
     contaminated = np.array([e.contaminated for e in examples])
     can_train = trainable(examples)
+    family = family_of(examples)
     fold = np.random.default_rng(seed).integers(0, folds, len(examples))
     scores = np.zeros(len(examples))
     for k in range(folds):
-        train_rows = can_train & ((fold != k) | contaminated)
-        weights, bias = fit_logistic(x[train_rows], y[train_rows])
-        scores[fold == k] = _predict(x[fold == k], weights, bias)
+        models = fit_router(examples, x, can_train & ((fold != k) | contaminated), seed=seed * folds + k)
+        for f, model in enumerate(models):
+            test = (fold == k) & (family == f)
+            if test.any():
+                scores[test] = model.predict(x[test])
     return scores
 
 
@@ -169,9 +242,8 @@ def train(
     thresholds = calibrate(examples, scores)
 
     rows = trainable(examples)
-    y = np.array([e.cheap_is_enough for e in examples], dtype=np.float64)
-    weights, bias = fit_logistic(x[rows], y[rows])
-    model = LearnedRouter(embedder_name, weights, bias, FLOORS.astype(np.float64), thresholds)
+    families = fit_router(examples, x, rows, seed=seed)
+    model = LearnedRouter(embedder_name, families, FLOORS.astype(np.float64), thresholds)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
     return TrainReport(
@@ -180,4 +252,5 @@ def train(
         train_rows=int(rows.sum()),
         datasets=evaluate(examples, scores),
         thresholds={float(f): float(t) for f, t in zip(FLOORS, thresholds, strict=True) if f in (0.9, 0.95, 0.99)},
+        blends={name: (m.blend, m.temperature) for name, m in zip(FAMILIES, families, strict=True)},
     )

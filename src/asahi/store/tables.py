@@ -28,7 +28,7 @@ orgs = Table(
     # Case-folded name: "Acme" and "acme" are the same org for uniqueness.
     Column("name_key", String(200), nullable=False, unique=True),
     Column("email", String(320), nullable=False),
-    # The org's policy (allowed models, budgets, limits...), sealed with AES-256-GCM.
+    # The org's policy (allowed models, default and baseline models, limits), sealed with AES-256-GCM.
     Column("policy_sealed", LargeBinary, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )

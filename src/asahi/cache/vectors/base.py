@@ -54,6 +54,7 @@ class VectorMatch:
 
 class VectorIndex(Protocol):
     name: str
+    shared: bool  # every instance sees the same index (Pinecone): entries made elsewhere are already in it
     dimension: int
 
     async def add(self, record: VectorRecord) -> list[str]:

@@ -139,6 +139,7 @@ class MemoryVectorIndex:
     """The embedded default. Lost on restart: the lead's store reloads it with `load` at start-up."""
 
     name = "memory"
+    shared = False
 
     def __init__(
         self,

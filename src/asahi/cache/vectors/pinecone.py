@@ -33,6 +33,7 @@ WRITE_DEADLINE = 5.0
 
 class PineconeVectorIndex:
     name = "pinecone"
+    shared = True
 
     def __init__(self, client: AsyncPinecone, index: Any, dimension: int, ttl_seconds: float | None) -> None:
         self._client = client
