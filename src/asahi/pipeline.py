@@ -184,9 +184,11 @@ class Pipeline:
         outcome = self._priced(call, plan, result, answered_by, cache="miss" if plan.cacheable else "bypass")
         outcome.result = replace(result, id=call.request_id)
         complete = bool(result.choices) and all(c.finish_reason in ("stop", "tool_calls") for c in result.choices)
+        # Cached under the catalog's name (providers answer with dated ones) so policies can judge it later.
+        cached = replace(result, model=answered_by.name, provider=answered_by.provider)
         if plan.key is not None and complete:
-            await self._tier1_put(plan.key, codec.CachedAnswer(result))
-        self._after_tier2(call, plan, result, complete)
+            await self._tier1_put(plan.key, codec.CachedAnswer(cached))
+        self._after_tier2(call, plan, cached, complete)
         self._finish(call, outcome, result.usage, status=200, upstream_seconds=upstream)
         return outcome
 

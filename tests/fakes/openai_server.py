@@ -65,7 +65,7 @@ class FakeOpenAI(FakeServer):
             "id": "chatcmpl-fake",
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": body["model"],
+            "model": reply.model or body["model"],
             "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": self._finish(reply)}],
             "usage": self._usage(reply),
             "service_tier": "default",
@@ -75,7 +75,7 @@ class FakeOpenAI(FakeServer):
     def reply_events(self, body: dict[str, Any], reply: Reply) -> list[bytes]:
         include_usage = reply.stream_usage and bool((body.get("stream_options") or {}).get("include_usage"))
         envelope = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
-                    "model": body["model"], "system_fingerprint": None}
+                    "model": reply.model or body["model"], "system_fingerprint": None}
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
             data = {**envelope, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}

@@ -37,6 +37,7 @@ class Reply:
     cache_write_tokens: int = 0
     stream_usage: bool = True  # False: act like a compatible server that ignores stream_options
     event_delay: float = 0.0  # seconds between stream events: time for a client to go away mid-stream
+    model: str | None = None  # the model name answered with (real providers answer with dated names)
 
 
 @dataclass(frozen=True)

@@ -20,3 +20,15 @@ async def test_another_orgs_cached_answer_is_never_served(gateway: Gateway, mode
         assert response.status_code == 200, response.text
         seen.append((response.headers["x-asahi-cache"], len(fake.requests)))
     assert seen == [("miss", 1), ("t1", 1), ("miss", 2), ("t1", 2)]
+
+
+async def test_answers_under_dated_model_names_still_hit_for_an_org_with_allowed_models(gateway: Gateway) -> None:
+    from tests.fakes.server import Reply
+
+    await gateway.running.client.put("/governance/policy", headers=gateway.headers, json={"allowed_models": [GPT]})
+    gateway.openai.script(Reply(text="dated", model=f"{GPT}-2024-07-18"))
+    body = {"model": GPT, "messages": [{"role": "user", "content": "dated names"}]}
+    first = await gateway.post("/v1/chat/completions", body)
+    second = await gateway.post("/v1/chat/completions", body)
+    assert first.json()["model"] == f"{GPT}-2024-07-18"
+    assert (first.headers["x-asahi-cache"], second.headers["x-asahi-cache"]) == ("miss", "t1")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import orjson
 
 request_id_var: ContextVar[str | None] = ContextVar("asahi_request_id", default=None)
-_RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
