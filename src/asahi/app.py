@@ -52,6 +52,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Asahi", version=__version__, lifespan=lifespan,
+        # Asahi exports its own Prometheus metrics; FastAPI's OpenTelemetry hooks would cost every request
+        # a provider lookup for nothing.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
         description="LLM cost-optimization gateway: OpenAI- and Anthropic-compatible, with caches, routing "
                     "and a ledger of every cent saved.",
     )

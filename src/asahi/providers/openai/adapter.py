@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 
 import httpx2
 import openai
-from openai import AsyncOpenAI, DefaultAioHttpClient, DefaultAsyncHttpxClient
+import orjson
+from openai import AsyncOpenAI, AsyncStream, DefaultAioHttpClient, DefaultAsyncHttpxClient
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from asahi.domain import ChatRequest, ChatResult, StreamEvent, Usage, UsageEvent
 from asahi.errors import ProviderError
@@ -63,9 +65,16 @@ class OpenAIProvider:
         wire.pop("stream", None)
         wire.pop("stream_options", None)
         try:
-            completion = await self._client.chat.completions.create(**wire)
+            # The client's own request path (auth, headers, errors, timeouts) without the resource method's
+            # parameter transform and response models: `wire` is plain JSON already, and orjson reads the
+            # answer several times faster. This is most of what a miss costs inside the gateway.
+            response = await self._client.post("/chat/completions", body=wire, cast_to=httpx2.Response)
+            completion = orjson.loads(await response.aread())
         except openai.APIError as err:
             raise map_error(err, self.name) from err
+        except orjson.JSONDecodeError as err:
+            raise ProviderError(502, "provider_error", f"{self.name} sent a body that is not JSON.",
+                                provider=self.name, retryable=True) from err
         return result_from_wire(completion, self.name)
 
     async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
@@ -74,7 +83,10 @@ class OpenAIProvider:
         wire["stream_options"] = {"include_usage": True}
         saw_usage = False
         try:
-            chunks = await self._client.chat.completions.create(**wire)
+            chunks = await self._client.post(
+                "/chat/completions", body=wire, cast_to=ChatCompletion, stream=True,
+                stream_cls=AsyncStream[ChatCompletionChunk],
+            )
             async with chunks:
                 async for chunk in chunks:
                     for event in events_from_chunk(chunk):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import ChatCompletionChunk
 from openai.types.completion_usage import CompletionUsage
 
 from asahi.domain import (
@@ -111,6 +111,17 @@ def usage_from_wire(usage: CompletionUsage | None) -> Usage:
     )
 
 
+def usage_from_json(usage: dict[str, Any] | None) -> Usage:
+    if not usage:
+        return Usage()
+    details = usage.get("prompt_tokens_details") or {}
+    return Usage(
+        input_tokens=usage.get("prompt_tokens") or 0,
+        output_tokens=usage.get("completion_tokens") or 0,
+        cached_input_tokens=details.get("cached_tokens") or 0,
+    )
+
+
 def _finish(reason: str | None) -> FinishReason:
     if reason in ("length", "tool_calls", "content_filter"):
         return reason  # type: ignore[return-value]
@@ -118,24 +129,29 @@ def _finish(reason: str | None) -> FinishReason:
     return "tool_calls" if reason == "function_call" else "stop"
 
 
-def result_from_wire(completion: ChatCompletion, provider: str = "openai") -> ChatResult:
+def result_from_wire(completion: dict[str, Any], provider: str = "openai") -> ChatResult:
+    """A chat.completion body, read as plain JSON: building the SDK's models for it costs more than the rest of
+    the gateway's work on a request."""
     choices = []
-    for choice in completion.choices:
-        wire = choice.message
-        content: list[Part] = [TextPart(wire.content)] if wire.content else []
+    for choice in completion.get("choices") or []:
+        wire = choice.get("message") or {}
+        text = wire.get("content")
+        content: list[Part] = [TextPart(text)] if text else []
         calls = [
-            ToolCall(c.id, c.function.name, c.function.arguments)
-            for c in wire.tool_calls or []
-            if c.type == "function"
+            ToolCall(c["id"], c["function"]["name"], c["function"].get("arguments") or "")
+            for c in wire.get("tool_calls") or []
+            if c.get("type") == "function"
         ]
-        choices.append(Choice(choice.index, Message("assistant", content, calls), _finish(choice.finish_reason)))
+        choices.append(
+            Choice(choice.get("index", 0), Message("assistant", content, calls), _finish(choice.get("finish_reason")))
+        )
     return ChatResult(
-        id=completion.id,
-        model=completion.model,
+        id=completion.get("id", ""),
+        model=completion.get("model", ""),
         provider=provider,
         choices=choices,
-        usage=usage_from_wire(completion.usage),
-        created=completion.created,
+        usage=usage_from_json(completion.get("usage")),
+        created=completion.get("created", 0),
     )
 
 
