@@ -102,3 +102,34 @@ async def test_an_oversized_chunked_body_is_refused_before_anything_acts_on_it(r
     response = await running.client.post("/signup", content=chunks(), headers={"content-type": "application/json"})
     assert response.status_code == 413
     assert await _count(running, orgs) == 0
+
+
+async def test_signup_sends_the_welcome_mail_through_smtp(make_settings: object) -> None:
+    from tests.conftest import start
+    from tests.notify.test_welcome_email import Sink, run_sink
+
+    for sink, port in run_sink(Sink()):
+        instance, stop = await start(make_settings(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port),  # type: ignore[operator]
+                                                   SMTP_STARTTLS="false", ASAHI_FROM_EMAIL="hello@asahi.example"))
+        try:
+            response = await instance.client.post("/signup", json={"org_name": "Mailed", "email": "new@example.com"})
+            assert response.status_code == 201
+        finally:
+            await stop()
+        message = sink.message()
+        assert message["To"] == "new@example.com" and message["From"] == "hello@asahi.example"
+        assert "Mailed" in message["Subject"] + message.get_payload()[0].get_payload()
+
+
+async def test_signup_sends_the_welcome_mail_through_sendgrid(make_settings: object) -> None:
+    from tests.conftest import start
+    from tests.fakes.sendgrid_server import FakeSendGrid
+
+    with FakeSendGrid(api_key="SG.test") as fake:
+        instance, stop = await start(make_settings(SENDGRID_API_KEY="SG.test", SENDGRID_BASE_URL=fake.base_url))  # type: ignore[operator]
+        try:
+            response = await instance.client.post("/signup", json={"org_name": "Gridded", "email": "g@example.com"})
+            assert response.status_code == 201
+        finally:
+            await stop()
+        assert [m["personalizations"][0]["to"][0]["email"] for m in fake.messages] == ["g@example.com"]

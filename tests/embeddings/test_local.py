@@ -33,3 +33,31 @@ def test_a_batch_equals_one_text_at_a_time(embedder: LocalEmbedder) -> None:
 async def test_async_and_empty(embedder: LocalEmbedder) -> None:
     assert (await embedder.embed([])).shape == (0, 384)
     assert (await embedder.embed(["hello"])).shape == (1, 384)
+
+
+async def test_concurrent_single_texts_are_batched_and_match_one_by_one() -> None:
+    import asyncio
+
+    import numpy as np
+
+    from asahi.embeddings.factory import build_embedder
+
+    embedder = build_embedder(provider="local")
+    texts = [f"question {i} about resetting a password" for i in range(40)]
+    together = await asyncio.gather(*(embedder.embed([text]) for text in texts))
+    alone = embedder.embed_sync(texts)  # type: ignore[attr-defined]
+    assert all(vector.shape == (1, 384) for vector in together)
+    assert np.allclose(np.vstack(together), alone, atol=1e-5)
+
+
+async def test_a_cancelled_caller_does_not_strand_the_others() -> None:
+    import asyncio
+
+    from asahi.embeddings.factory import build_embedder
+
+    embedder = build_embedder(provider="local")
+    tasks = [asyncio.create_task(embedder.embed([f"text {i}"])) for i in range(20)]
+    await asyncio.sleep(0)
+    tasks[0].cancel()
+    results = await asyncio.gather(*tasks[1:])
+    assert len(results) == 19

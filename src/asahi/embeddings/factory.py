@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 
 from asahi.embeddings.base import Embedder
-from asahi.embeddings.cohere import DEFAULT_MODEL, CohereEmbedder
 
 
 class EmbedderConfigError(ValueError):
@@ -17,7 +16,7 @@ def build_embedder(
     provider: str = "auto",
     cohere_api_key: str | None = None,
     cohere_base_url: str | None = None,
-    model: str = DEFAULT_MODEL,
+    model: str = "embed-english-v3.0",
     dimension: int | None = None,
 ) -> Embedder:
     """`provider`: auto (Cohere with a key, else local), cohere, or local. `dimension` is the configured
@@ -28,6 +27,8 @@ def build_embedder(
     if provider == "cohere" and not cohere_api_key:
         raise EmbedderConfigError("embeddings.provider is cohere but COHERE_API_KEY is not set")
     if provider != "local" and cohere_api_key:
+        from asahi.embeddings.cohere import CohereEmbedder  # the SDK loads only when it is the one used
+
         embedder = CohereEmbedder(cohere_api_key, model=model, base_url=cohere_base_url)
         if dimension is not None and dimension != embedder.dimension:
             raise EmbedderConfigError(f"embeddings.dimension is {dimension} but Cohere model {model} returns "

@@ -19,10 +19,12 @@ slices so short texts are never padded to the longest one; more intra-op threads
 from __future__ import annotations
 
 import asyncio
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
@@ -30,6 +32,7 @@ from asahi.embeddings.base import EmbeddingError, Vectors, normalise
 
 TOKENIZER_PATH = Path(__file__).with_name("minilm-tokenizer.json")
 MAX_TOKENS = 256  # the model was trained on sequences up to 256 word pieces
+MAX_BATCH = 16  # beyond this a batch costs about as much per text as single runs (measured here)
 SLICE = 32  # texts per inference call when embedding a batch
 
 
@@ -56,6 +59,8 @@ class LocalEmbedder:
         # One worker: embeddings queue behind each other instead of many threads fighting over two cores
         # (and starving the event loop) when many requests miss at once.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asahi-embed")
+        # Per event loop: the model is shared by every app in the process, futures are not.
+        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batcher] = weakref.WeakKeyDictionary()
 
     def _run(self, encodings: list[Encoding]) -> Vectors:
         """Pad to the longest of these encodings only, run the model, mean-pool over the mask, L2-normalise."""
@@ -90,7 +95,53 @@ class LocalEmbedder:
             raise EmbeddingError(f"local embedder failed: {exc}") from exc
 
     async def embed(self, texts: list[str]) -> Vectors:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self.embed_sync, texts)
+        loop = asyncio.get_running_loop()
+        if len(texts) != 1:
+            return await loop.run_in_executor(self._executor, self.embed_sync, texts)
+        # Single prompts (one per request) that arrive while the model is busy are embedded together: one run
+        # over a few short texts costs little more than one, since reading the weights dominates.
+        batcher = self._batchers.get(loop)
+        if batcher is None:
+            batcher = self._batchers[loop] = _Batcher(self)
+        return (await batcher.submit(texts[0]))[None, :]
 
     async def aclose(self) -> None:
         return None
+
+
+class _Batcher:
+    """Collects single-text requests while a batch is being embedded, then embeds them as the next batch.
+
+    The batches run in a task of their own, so a caller that is cancelled (its client went away) only stops
+    waiting; the others in its batch still get their vectors.
+    """
+
+    def __init__(self, embedder: LocalEmbedder) -> None:
+        self._embedder = embedder
+        self._pending: list[tuple[str, asyncio.Future[npt.NDArray[np.float32]]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, text: str) -> npt.NDArray[np.float32]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[npt.NDArray[np.float32]] = loop.create_future()
+        self._pending.append((text, future))
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            try:
+                vectors = await loop.run_in_executor(
+                    self._embedder._executor, self._embedder.embed_sync, [text for text, _ in batch]
+                )
+            except Exception as exc:  # noqa: BLE001  # each waiter gets the failure and goes on without tier 2
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), vector in zip(batch, vectors, strict=True):
+                if not future.done():
+                    future.set_result(vector)

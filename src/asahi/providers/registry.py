@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from asahi.providers.anthropic.adapter import AnthropicProvider
 from asahi.providers.base import Provider
 from asahi.providers.compatible import compatible_provider
 from asahi.providers.openai.adapter import OpenAIProvider
@@ -19,6 +18,8 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
     if settings.openai_api_key:
         providers["openai"] = OpenAIProvider(settings.openai_api_key, settings.openai_base_url, timeout=timeout)
     if settings.anthropic_api_key:
+        from asahi.providers.anthropic.adapter import AnthropicProvider  # its SDK costs ~30 MB: only when used
+
         providers["anthropic"] = AnthropicProvider(
             settings.anthropic_api_key, settings.anthropic_base_url, timeout=timeout
         )

@@ -6,7 +6,6 @@ import logging
 
 from asahi.cache.vectors.base import DimensionMismatch, VectorIndex
 from asahi.cache.vectors.memory import MemoryVectorIndex
-from asahi.cache.vectors.pinecone import DEFAULT_INDEX, PineconeVectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +14,7 @@ async def build_vector_index(
     *,
     dimension: int,
     pinecone_api_key: str | None = None,
-    pinecone_index: str = DEFAULT_INDEX,
+    pinecone_index: str = "asahi-vectors",
     pinecone_host: str | None = None,
     pinecone_control_host: str | None = None,
     max_entries_per_org: int = 100_000,
@@ -25,6 +24,8 @@ async def build_vector_index(
     """`dimension` is the active embedder's. A Pinecone index of another dimension is a configuration error
     (DimensionMismatch propagates); any other Pinecone failure at start-up falls back to memory with a warning."""
     if pinecone_api_key:
+        from asahi.cache.vectors.pinecone import PineconeVectorIndex  # the SDK loads only when it is used
+
         try:
             return await PineconeVectorIndex.connect(
                 pinecone_api_key, dimension=dimension, index_name=pinecone_index, index_host=pinecone_host,

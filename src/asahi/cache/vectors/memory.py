@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import faiss
 import numpy as np
 
 from asahi.cache.vectors.base import Vector, VectorMatch, VectorRecord
@@ -40,7 +39,7 @@ class _Group:
     matrix: Vector = field(init=False)
     ids: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
-    graph: faiss.IndexHNSWFlat | None = None
+    graph: Any = None  # faiss.IndexHNSWFlat, imported only once a group is large enough to need one
     graph_ids: list[str] = field(default_factory=list)  # faiss label -> id
     graph_labels: dict[str, int] = field(default_factory=dict)
     tombstones: set[int] = field(default_factory=set)
@@ -89,6 +88,8 @@ class _Group:
             self.graph_ids, self.graph_labels, self.tombstones, self.unindexed = [], {}, set(), {}
             return
         if self.graph is None or len(self.tombstones) > len(self.ids) // 4:
+            import faiss  # ~30 MB: loaded by the first group that outgrows an exact scan
+
             self.graph = faiss.IndexHNSWFlat(self.dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
             self.graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
             self.graph.hnsw.efSearch = HNSW_EF_SEARCH
