@@ -152,7 +152,7 @@ def test_event_sequence_is_exactly_anthropics() -> None:
         ToolCallDelta(0, 0, None, None, '"Oslo"}'),
         FinishEvent(0, "tool_calls"), UsageEvent(Usage(1000, 30, 800, 150)),
     ]
-    stream = b"".join(renderer.render(e) for e in events_in) + renderer.finish()
+    stream = b"".join(renderer.render(e) for e in events_in) + renderer.end()
     events = events_of(stream)
     assert [kind for kind, _ in events] == [
         "message_start", "content_block_start", "ping", "content_block_delta", "content_block_delta",
@@ -170,7 +170,7 @@ def test_event_sequence_is_exactly_anthropics() -> None:
 
 def test_empty_answer_still_has_one_block() -> None:
     renderer = EventRenderer("msg_1", "m")
-    kinds = [kind for kind, _ in events_of(renderer.render(FinishEvent(0, "stop")) + renderer.finish())]
+    kinds = [kind for kind, _ in events_of(renderer.render(FinishEvent(0, "stop")) + renderer.end())]
     assert kinds == ["message_start", "content_block_start", "ping", "content_block_stop", "message_delta",
                      "message_stop"]
 

@@ -96,7 +96,7 @@ async def test_openai_tool_stream_rendered_as_anthropic_events(
                                             "tools": [ANTHROPIC_TOOL], "tool_choice": {"type": "any"}})
     renderer = anthropic_wire.EventRenderer("msg_x", "gpt-4o")
     stream = b"".join([renderer.render(e) async for e in openai_provider.stream(request, "gpt-4o")])
-    stream += renderer.finish()
+    stream += renderer.end()
     kinds = [frame.split(b"\n")[0] for frame in stream.split(b"\n\n")[:-1]]
     assert kinds[:3] == [b"event: message_start", b"event: content_block_start", b"event: ping"]
     assert kinds[-2:] == [b"event: message_delta", b"event: message_stop"]

@@ -178,7 +178,7 @@ EVENTS: list[StreamEvent] = [
 @pytest.mark.parametrize("include_usage", [True, False])
 def test_chunks_are_sse_the_sdk_accepts(include_usage: bool) -> None:
     renderer = ChunkRenderer("chatcmpl-1", "gpt-4o", 1700000000, include_usage=include_usage)
-    stream = b"".join(renderer.render(e) for e in EVENTS) + renderer.done()
+    stream = b"".join(renderer.render(e) for e in EVENTS) + renderer.end()
     payloads = sse_payloads(stream)
     assert payloads[-1] == "[DONE]"
     chunks = [ChatCompletionChunk.model_validate(p) for p in payloads[:-1]]

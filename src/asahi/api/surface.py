@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from asahi.call import CacheDirective, Outcome
+from asahi.call import CacheDirective, Call, Outcome, RoutingHints, mode_for
 from asahi.components import Components
+from asahi.domain import ChatRequest, ChatResult, StreamEvent
 from asahi.errors import AsahiError, BadRequest
 from asahi.governance.auth import presented_key, require_scope
 from asahi.governance.keys import KeyRecord
@@ -77,3 +79,56 @@ def error_response(err: AsahiError, render: Callable[[AsahiError], Any]) -> Resp
 def sse_response(chunks: AsyncIterator[bytes], outcome: Outcome) -> StreamingResponse:
     headers = {**outcome.headers(), "cache-control": "no-cache", "x-accel-buffering": "no"}
     return StreamingResponse(chunks, media_type="text/event-stream", headers=headers)
+
+
+class StreamRenderer(Protocol):
+    def render(self, event: StreamEvent) -> bytes: ...
+
+    def error(self, err: AsahiError) -> bytes: ...
+
+    def end(self) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WireFormat:
+    """A provider-compatible surface: how its requests parse and its answers, errors and streams render."""
+
+    name: Literal["openai", "anthropic"]
+    parse: Callable[[Any], ChatRequest]
+    render_result: Callable[[ChatResult, str], dict[str, Any]]
+    render_error: Callable[[AsahiError], dict[str, Any]]
+    stream_renderer: Callable[[Outcome, str, ChatRequest], StreamRenderer]
+
+
+async def serve_chat(request: Request, wire: WireFormat) -> Response:
+    """The whole of a compatible surface's chat endpoint: parse, run the pipeline, render, in its own shapes."""
+    rid = request_id(request)
+    try:
+        key = await authenticate(request)
+        chat = wire.parse(await read_json(request))
+        call = Call(rid, wire.name, key, chat, cache=cache_directive(request),
+                    routing=RoutingHints(mode_for(chat.model)))
+        outcome = await components(request).pipeline.run(call)
+    except AsahiError as err:
+        return error_response(err, wire.render_error)
+    except Exception:  # noqa: BLE001  # a bug still answers in this surface's own error shape
+        return error_response(internal_error(), wire.render_error)
+    if outcome.result is not None:
+        return json_response(wire.render_result(outcome.result, rid), headers=outcome.headers())
+    return sse_response(_sse(outcome, wire.stream_renderer(outcome, rid, chat)), outcome)
+
+
+async def _sse(outcome: Outcome, renderer: StreamRenderer) -> AsyncIterator[bytes]:
+    assert outcome.events is not None
+    try:
+        async for event in outcome.events:
+            chunk = renderer.render(event)
+            if chunk:
+                yield chunk
+    except AsahiError as err:
+        yield renderer.error(err)
+        return
+    except Exception:  # noqa: BLE001  # the client still gets a terminal error event, not a cut connection
+        yield renderer.error(internal_error())
+        return
+    yield renderer.end()

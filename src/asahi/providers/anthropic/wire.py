@@ -361,7 +361,7 @@ class EventRenderer:
             return b""
         raise TypeError(f"not a stream event: {event!r}")
 
-    def finish(self) -> bytes:
+    def end(self) -> bytes:
         """The closing events, once the answer's last event was rendered."""
         out = self._start()
         if self._block == -1:

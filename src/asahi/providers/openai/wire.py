@@ -340,7 +340,7 @@ class ChunkRenderer:
         raise TypeError(f"not a stream event: {event!r}")
 
     @staticmethod
-    def done() -> bytes:
+    def end() -> bytes:
         return b"data: [DONE]\n\n"
 
     @staticmethod
