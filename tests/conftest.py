@@ -21,6 +21,8 @@ from fastapi import FastAPI
 
 from asahi.app import create_app
 from asahi.settings import Settings, load_settings
+from tests.fakes.anthropic_server import FakeAnthropic
+from tests.fakes.openai_server import FakeOpenAI
 
 POSTGRES_URL = os.environ.get("ASAHI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("ASAHI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -136,3 +138,28 @@ async def running(make_settings: SettingsFactory) -> AsyncIterator[Running]:
         yield instance
     finally:
         await stop()
+
+
+@pytest.fixture(scope="session")
+def openai_server() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def anthropic_server() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_openai(openai_server: FakeOpenAI) -> FakeOpenAI:
+    """The fake OpenAI server, started once per run, its script and records reset for each test."""
+    openai_server.reset()
+    return openai_server
+
+
+@pytest.fixture
+def fake_anthropic(anthropic_server: FakeAnthropic) -> FakeAnthropic:
+    anthropic_server.reset()
+    return anthropic_server

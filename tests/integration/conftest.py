@@ -7,7 +7,7 @@ retried into a default reply.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,30 +26,6 @@ from tests.fakes.openai_server import FakeOpenAI
 CLAUDE = "claude-haiku-4-5"  # answered by the fake Anthropic server
 GPT = "gpt-4o-mini"  # answered by the fake OpenAI server
 WEATHER_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-
-
-@pytest.fixture(scope="session")
-def openai_server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def anthropic_server() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic() as server:
-        yield server
-
-
-@pytest.fixture
-def fake_openai(openai_server: FakeOpenAI) -> FakeOpenAI:
-    openai_server.reset()
-    return openai_server
-
-
-@pytest.fixture
-def fake_anthropic(anthropic_server: FakeAnthropic) -> FakeAnthropic:
-    anthropic_server.reset()
-    return anthropic_server
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -10,30 +10,6 @@ from asahi.providers.anthropic.adapter import AnthropicProvider
 from asahi.providers.openai.adapter import OpenAIProvider
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.openai_server import FakeOpenAI
-
-
-@pytest.fixture(scope="session")
-def openai_server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def anthropic_server() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic() as server:
-        yield server
-
-
-@pytest.fixture
-def fake_openai(openai_server: FakeOpenAI) -> FakeOpenAI:
-    openai_server.reset()
-    return openai_server
-
-
-@pytest.fixture
-def fake_anthropic(anthropic_server: FakeAnthropic) -> FakeAnthropic:
-    anthropic_server.reset()
-    return anthropic_server
 
 
 @pytest.fixture
