@@ -34,14 +34,12 @@ class ModelChooser:
         self,
         catalog: Catalog,
         router: Router,
-        providers: set[str],
         *,
         quality_floor: float,
         fallbacks: dict[str, list[str]] | None = None,
     ) -> None:
         self.catalog = catalog
         self.router = router
-        self._providers = providers
         self._floor = quality_floor
         self._fallbacks = fallbacks or {}
 

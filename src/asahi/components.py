@@ -162,7 +162,7 @@ def _chooser(settings: Settings, providers: set[str]) -> ModelChooser:
     fallbacks = routing.get("fallbacks") or {}
     if not isinstance(fallbacks, dict):
         raise SettingsError("config routing.fallbacks must map a model to the list of models to fall back to")
-    return ModelChooser(catalog, router, providers, quality_floor=float(routing.get("quality_floor", 0.95)),
+    return ModelChooser(catalog, router, quality_floor=float(routing.get("quality_floor", 0.95)),
                         fallbacks=fallbacks)
 
 

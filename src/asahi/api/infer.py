@@ -8,8 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from starlette.requests import Request
 from starlette.responses import Response
 
+from asahi.api.deps import components
 from asahi.api.errors import error_body
-from asahi.api.surface import authenticate, cache_directive, components, json_response, read_json, request_id
+from asahi.api.surface import authenticate, cache_directive, json_response, read_json, request_id
 from asahi.call import AUTO_MODEL, Call, Outcome, RoutingHints
 from asahi.domain import ChatRequest, Message, TextPart
 from asahi.errors import AsahiError, BadRequest

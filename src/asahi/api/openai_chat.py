@@ -7,7 +7,8 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
-from asahi.api.surface import WireFormat, authenticate, components, error_response, json_response, serve_chat
+from asahi.api.deps import components
+from asahi.api.surface import WireFormat, authenticate, error_response, json_response, serve_chat
 from asahi.call import AUTO_MODEL
 from asahi.errors import AsahiError
 from asahi.providers.openai import wire

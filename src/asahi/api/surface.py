@@ -15,8 +15,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from asahi.api.deps import components
 from asahi.call import CacheDirective, Call, Outcome, RoutingHints, mode_for
-from asahi.components import Components
 from asahi.domain import ChatRequest, ChatResult, StreamEvent
 from asahi.errors import AsahiError, BadRequest
 from asahi.governance.auth import presented_key, require_scope
@@ -24,11 +24,6 @@ from asahi.governance.keys import KeyRecord
 
 JSON = "application/json"
 log = logging.getLogger(__name__)
-
-
-def components(request: Request) -> Components:
-    built: Components = request.app.state.components
-    return built
 
 
 def request_id(request: Request) -> str:

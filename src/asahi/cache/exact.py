@@ -68,18 +68,14 @@ class MemoryExactCache:
         self._max_bytes = max_bytes
         self._bytes = 0
         self._entries: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
 
     async def get(self, key: str) -> bytes | None:
         entry = self._entries.get(key)
         if entry is None or entry[1] <= time.monotonic():
             if entry is not None:
                 self._drop(key)
-            self.misses += 1
             return None
         self._entries.move_to_end(key)
-        self.hits += 1
         return entry[0]
 
     async def put(self, key: str, value: bytes, ttl_seconds: int) -> None:

@@ -100,15 +100,6 @@ async def create_org_with_key(engine: AsyncEngine, name: str, email: str, actor:
     return org, issued
 
 
-async def get_org(engine: AsyncEngine, org_id: str) -> Org | None:
-    async with engine.connect() as connection:
-        row = (await connection.execute(select(orgs).where(orgs.c.id == org_id))).first()
-    if row is None:
-        return None
-    m = row._mapping
-    return Org(id=m["id"], name=m["name"], email=m["email"], created_at=_utc(m["created_at"]))
-
-
 async def create_key(
     engine: AsyncEngine,
     org_id: str,

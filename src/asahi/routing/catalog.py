@@ -32,9 +32,6 @@ class ModelInfo:
     def priced(self) -> bool:
         return self.input_price is not None and self.output_price is not None
 
-    def supports(self, capability: str) -> bool:
-        return capability in self.capabilities
-
 
 def _price(name: str, entry: dict[str, Any], key: str) -> float | None:
     value = entry.get(key)
