@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from asahi import __version__, components
 from asahi.api import (
@@ -26,6 +27,7 @@ from asahi.api import (
     policy,
     signup,
 )
+from asahi.api.hot_path import Endpoint, HotPath
 from asahi.api.middleware import BodyLimit, RequestContext
 from asahi.errors import AsahiError
 from asahi.settings import Settings, load_settings
@@ -38,7 +40,29 @@ async def _unexpected(_request: Request, exc: Exception) -> Response:
     return Response(errors.error_body("internal_error", "Internal error."), 500, media_type="application/json")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+class Gateway(FastAPI):
+    """The management API on FastAPI, with the inference routes taken before its middleware stack."""
+
+    hot_path: HotPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.hot_path is not None and self.hot_path.serves(scope):
+            scope["app"] = self  # what `request.app` reads, as Starlette itself would set it
+            await self.hot_path(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+# The inference routes. They are also on the FastAPI router so that other methods get its usual 405.
+INFERENCE_ROUTES: dict[tuple[str, str], Endpoint] = {
+    ("POST", "/v1/chat/completions"): openai_chat.chat_completions,
+    ("POST", "/v1/messages"): anthropic_messages.messages,
+    ("POST", "/infer"): infer.infer,
+    ("GET", "/v1/models"): openai_chat.list_models,
+}
+
+
+def create_app(settings: Settings | None = None) -> Gateway:
     settings = settings or load_settings()
 
     @asynccontextmanager
@@ -50,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await built.aclose()
 
-    app = FastAPI(
+    app = Gateway(
         title="Asahi", version=__version__, lifespan=lifespan,
         # Asahi exports its own Prometheus metrics; FastAPI's OpenTelemetry hooks would cost every request
         # a provider lookup for nothing.
@@ -66,14 +90,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health.router, signup.router, keys.router, policy.router, analytics.router, feedback.router, metrics.router,
     ):
         app.include_router(router)
-    # Plain Starlette routes, matched first: the inference hot path skips FastAPI's per-request machinery.
-    app.router.routes[:0] = [
-        Route("/v1/chat/completions", openai_chat.chat_completions, methods=["POST"]),
-        Route("/v1/messages", anthropic_messages.messages, methods=["POST"]),
-        Route("/infer", infer.infer, methods=["POST"]),
-        Route("/v1/models", openai_chat.list_models, methods=["GET"]),
-    ]
+    app.router.routes[:0] = [Route(path, endpoint, methods=[method]) for (method, path), endpoint in
+                             INFERENCE_ROUTES.items()]
     max_body = int(settings.section("server").get("max_body_bytes", 4 * 1024 * 1024))
+    app.hot_path = HotPath(INFERENCE_ROUTES, max_body)
     app.add_middleware(BodyLimit, max_bytes=max_body)
     app.add_middleware(RequestContext)
     return app

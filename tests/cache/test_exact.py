@@ -46,6 +46,40 @@ async def test_redis_cache_uses_the_guides_keys_and_counters(redis_url: str) -> 
     await client.aclose()
 
 
+async def test_redis_reads_of_concurrent_requests_share_round_trips(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    cache = RedisExactCache(client)
+    for i in range(0, 60, 2):
+        await cache.put(f"asahi:t1:org1:{i}", f"answer {i}".encode(), 60)
+    calls = 0
+    evalsha = client.evalsha
+
+    async def counted(*args: object) -> object:
+        nonlocal calls
+        calls += 1
+        return await evalsha(*args)  # type: ignore[arg-type]
+
+    client.evalsha = counted  # type: ignore[method-assign]
+    values = await asyncio.gather(*(cache.get(f"asahi:t1:org1:{i}") for i in range(60)))
+    assert values == [f"answer {i}".encode() if i % 2 == 0 else None for i in range(60)]
+    assert calls <= 2  # the first request's read goes at once, the other 59 wait for it and go together
+    assert int(await client.get(HITS_KEY)) == 30 and int(await client.get(MISSES_KEY)) == 30
+    await client.aclose()
+
+
+async def test_a_cancelled_read_leaves_the_rest_of_its_batch_answered(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    cache = RedisExactCache(client)
+    await cache.put("asahi:t1:org1:a", b"a", 60)
+    first, second, third = (asyncio.ensure_future(cache.get(f"asahi:t1:org1:{k}")) for k in "aab")
+    await asyncio.sleep(0)
+    second.cancel()
+    assert await first == b"a" and await third is None
+    assert second.cancelled()
+    assert await cache.get("asahi:t1:org1:a") == b"a"  # nothing left stuck in flight
+    await client.aclose()
+
+
 async def test_redis_failure_raises_cache_unavailable() -> None:
     cache = RedisExactCache(aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2))
     with pytest.raises(CacheUnavailable):
