@@ -8,7 +8,7 @@ import httpx2
 import openai
 import orjson
 from openai import AsyncOpenAI, AsyncStream, DefaultAioHttpClient, DefaultAsyncHttpxClient
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import ChatCompletion
 
 from asahi.domain import ChatRequest, ChatResult, StreamEvent, Usage, UsageEvent
 from asahi.errors import ProviderError
@@ -83,12 +83,15 @@ class OpenAIProvider:
         wire["stream_options"] = {"include_usage": True}
         saw_usage = False
         try:
+            # `AsyncStream[object]` hands over each event's JSON as is, without building the SDK's chunk models.
             chunks = await self._client.post(
-                "/chat/completions", body=wire, cast_to=ChatCompletion, stream=True,
-                stream_cls=AsyncStream[ChatCompletionChunk],
+                "/chat/completions", body=wire, cast_to=ChatCompletion, stream=True, stream_cls=AsyncStream[object],
             )
             async with chunks:
                 async for chunk in chunks:
+                    if not isinstance(chunk, dict):
+                        raise ProviderError(502, "provider_error", f"{self.name} sent a stream event that is not "
+                                            "a JSON object.", provider=self.name, retryable=False)
                     for event in events_from_chunk(chunk):
                         saw_usage = saw_usage or isinstance(event, UsageEvent)
                         yield event

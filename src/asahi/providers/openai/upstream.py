@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from openai.types.chat import ChatCompletionChunk
-from openai.types.completion_usage import CompletionUsage
-
 from asahi.domain import (
     ChatRequest,
     ChatResult,
@@ -100,17 +97,6 @@ def to_wire(request: ChatRequest, model: str, *, max_tokens_field: str = "max_co
     return wire
 
 
-def usage_from_wire(usage: CompletionUsage | None) -> Usage:
-    if usage is None:
-        return Usage()
-    details = usage.prompt_tokens_details
-    return Usage(
-        input_tokens=usage.prompt_tokens,
-        output_tokens=usage.completion_tokens,
-        cached_input_tokens=(details.cached_tokens or 0) if details else 0,
-    )
-
-
 def usage_from_json(usage: dict[str, Any] | None) -> Usage:
     if not usage:
         return Usage()
@@ -155,25 +141,27 @@ def result_from_wire(completion: dict[str, Any], provider: str = "openai") -> Ch
     )
 
 
-def events_from_chunk(chunk: ChatCompletionChunk) -> list[StreamEvent]:
+def events_from_chunk(chunk: dict[str, Any]) -> list[StreamEvent]:
+    """One `chat.completion.chunk`, read as plain JSON for the same reason as `result_from_wire`."""
     events: list[StreamEvent] = []
-    for choice in chunk.choices:
-        delta = choice.delta
-        if delta.content:
-            events.append(TextDelta(choice.index, delta.content))
-        for call in delta.tool_calls or []:
-            function = call.function
+    for choice in chunk.get("choices") or []:
+        index = choice.get("index", 0)
+        delta = choice.get("delta") or {}
+        if delta.get("content"):
+            events.append(TextDelta(index, delta["content"]))
+        for call in delta.get("tool_calls") or []:
+            function = call.get("function") or {}
             events.append(
                 ToolCallDelta(
-                    index=choice.index,
-                    tool_index=call.index,
-                    id=call.id,
-                    name=function.name if function else None,
-                    arguments=(function.arguments or "") if function else "",
+                    index=index,
+                    tool_index=call.get("index", 0),
+                    id=call.get("id"),
+                    name=function.get("name"),
+                    arguments=function.get("arguments") or "",
                 )
             )
-        if choice.finish_reason is not None:
-            events.append(FinishEvent(choice.index, _finish(choice.finish_reason)))
-    if chunk.usage is not None:
-        events.append(UsageEvent(usage_from_wire(chunk.usage)))
+        if choice.get("finish_reason") is not None:
+            events.append(FinishEvent(index, _finish(choice["finish_reason"])))
+    if chunk.get("usage") is not None:
+        events.append(UsageEvent(usage_from_json(chunk["usage"])))
     return events
