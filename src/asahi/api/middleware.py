@@ -44,8 +44,43 @@ class RequestContext:
             request_id_var.reset(token)
 
 
+def declared_over(scope: Scope, max_bytes: int) -> bool:
+    """Whether Content-Length already says the body is over the limit."""
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > max_bytes:
+            return True
+    return False
+
+
+def too_large_body(max_bytes: int) -> bytes:
+    return error_body("body_too_large", f"The request body exceeds {max_bytes} bytes.")
+
+
+class LimitedReceive:
+    """`receive` that stops a body at `max_bytes`, whether or not Content-Length told the truth.
+
+    Past the limit it looks like a client that went away: the app stops reading and never acts on part of a body,
+    and whoever wrapped it answers 413 instead of whatever the app answers.
+    """
+
+    def __init__(self, receive: Receive, max_bytes: int) -> None:
+        self._receive = receive
+        self._max_bytes = max_bytes
+        self._received = 0
+        self.too_large = False
+
+    async def __call__(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self._received += len(message.get("body", b""))
+            if self._received > self._max_bytes:
+                self.too_large = True
+                return {"type": "http.disconnect"}
+        return message
+
+
 class BodyLimit:
-    """Refuses bodies over `max_bytes` with 413, whether or not Content-Length tells the truth."""
+    """Refuses bodies over `max_bytes` with 413."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -55,40 +90,25 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._refuse(send)
-                return
-        received = 0
-        too_large = False
-
-        async def limited_receive() -> Message:
-            nonlocal received, too_large
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    # Look like a client that went away: the app stops reading and never acts on part of a
-                    # body; what it answers is replaced by the 413.
-                    too_large = True
-                    return {"type": "http.disconnect"}
-            return message
+        if declared_over(scope, self.max_bytes):
+            await self._refuse(send)
+            return
+        limited = LimitedReceive(receive, self.max_bytes)
 
         async def guarded_send(message: Message) -> None:
-            if not too_large:
+            if not limited.too_large:
                 await send(message)
 
         try:
-            await self.app(scope, limited_receive, guarded_send)
+            await self.app(scope, limited, guarded_send)
         except Exception:
-            if not too_large:
+            if not limited.too_large:
                 raise
-        if too_large:
+        if limited.too_large:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = error_body("body_too_large", f"The request body exceeds {self.max_bytes} bytes.")
+        body = too_large_body(self.max_bytes)
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
-
