@@ -54,25 +54,28 @@ def catalog() -> Catalog:
     return Catalog.from_config({"models": MODELS})
 
 
-def constant_family(p: float) -> FamilyModel:
-    """A family model that predicts `p` for every prompt: the logistic part alone, all weights zero."""
+def constant_family(loss: float, answer_tokens: float = 100.0) -> FamilyModel:
+    """A family model that predicts `loss` and `answer_tokens` for every prompt: the ridge part alone (all weights
+    zero) for the loss, one neighbour at similarity 0 that carries the answer length."""
     return FamilyModel(
         weights=np.zeros(384 + len(FEATURE_NAMES)),
-        bias=math.log(p / (1 - p)),
-        neighbours=np.zeros((0, 384), np.float32),
-        labels=np.zeros(0),
+        bias=loss,
+        neighbours=np.zeros((1, 384), np.float32),
+        losses=np.array([loss]),
+        log_answer_tokens=np.array([math.log1p(answer_tokens)]),
         blend=1.0,
-        temperature=1.0,
+        temperature=0.1,
     )
 
 
-def fixed_router(p: float, threshold: float = 0.8) -> LearnedRouter:
-    """Predicts `p` for every prompt, of either family; needs `threshold` for every floor."""
+def fixed_router(loss: float, threshold: float = 0.001, answer_tokens: float = 100.0) -> LearnedRouter:
+    """Predicts `loss` and `answer_tokens` for every prompt, of either family; λ = `threshold` for every floor."""
+    family = constant_family(loss, answer_tokens)
     return LearnedRouter(
         embedder="test",
-        families=(constant_family(p), constant_family(p)),
+        families=(family, family),
         floors=np.array([0.8, 1.0]),
-        thresholds=np.array([threshold, threshold]),
+        thresholds=np.full((2, 2), threshold),
     )
 
 

@@ -31,7 +31,7 @@ def request(text: str = "What is 2 + 2?", model: str = AUTO_MODEL, **kwargs: obj
 def test_explicit_model_is_honoured_even_when_a_cheaper_one_would_do(
     catalog: Catalog, learned: Callable[..., LearnedRouter]
 ) -> None:
-    decision = Router(catalog, learned(0.99)).route(request(model="big"), POLICY, embedding=EMBEDDING)
+    decision = Router(catalog, learned(0.0)).route(request(model="big"), POLICY, embedding=EMBEDDING)
     assert (decision.model, decision.mode) == ("big", RoutingMode.EXPLICIT)
     assert "explicit" in decision.reason
 
@@ -57,38 +57,54 @@ def test_model_of_an_unconfigured_provider_is_not_available(catalog: Catalog) ->
     assert raised.value.status == 404
 
 
+# "What is 2 + 2?" is 8 input tokens; with a 100-token answer big costs $3.08e-3, mid $4.08e-4, claude
+# $1.524e-3 and small $4.08e-5, so against big small saves 101.3 output tokens of big, mid 89.1 and claude 51.9.
+# With λ = 0.001 a model's score λ·saving − loss is 0.1013 − loss for small, 0.0891 − loss/2 for mid (half the
+# gap) and 0.0519 for claude (the baseline's tier, no loss).
+
+
 def test_autopilot_sends_easy_prompts_to_the_cheapest_model(
     catalog: Catalog, learned: Callable[..., LearnedRouter]
 ) -> None:
-    decision = Router(catalog, learned(0.9)).route(request(), POLICY, embedding=EMBEDDING)
+    decision = Router(catalog, learned(0.02)).route(request(), POLICY, embedding=EMBEDDING)
     assert decision.mode is RoutingMode.AUTOPILOT
-    assert decision.model == "small"
+    assert decision.model == "small"  # 0.0813 beats mid's 0.0791 and claude's 0.0519
     alternatives = {a.model: a for a in decision.alternatives}
-    assert alternatives["free"].predicted_quality == pytest.approx(0.85)  # meets 0.8, but unpriced sorts last
-    assert decision.alternatives[-1].model == "free"
+    assert alternatives["free"].predicted_quality == pytest.approx(0.97)  # tier 2: 1.5 × the loss
+    assert decision.alternatives[-1].model == "free"  # unpriced sorts last
     assert alternatives["big"].predicted_quality == 1.0
-    assert alternatives["small"].predicted_quality == pytest.approx(0.9)
-    assert alternatives["mid"].predicted_quality == pytest.approx(0.95)
+    assert alternatives["small"].predicted_quality == pytest.approx(0.98)
+    assert alternatives["mid"].predicted_quality == pytest.approx(0.99)
     assert alternatives["small"].estimated_cost < alternatives["big"].estimated_cost  # type: ignore[operator]
 
 
-def test_autopilot_prefers_priced_cheap_tier_over_unpriced(
+def test_autopilot_never_picks_an_unpriced_model_on_cost_grounds(
     catalog: Catalog, learned: Callable[..., LearnedRouter]
 ) -> None:
-    decision = Router(catalog, learned(0.85)).route(request(), POLICY, embedding=EMBEDDING)
-    assert decision.model == "small"
-    assert "P(cheap tier as good as big) = 0.85" in decision.reason
+    policy = OrgRoutingPolicy(allowed_models=frozenset({"big", "free"}), baseline_model="big")
+    decision = Router(catalog, learned(0.0)).route(request(), policy, embedding=EMBEDDING)
+    assert decision.model == "big"  # free loses nothing by prediction, but its saving is unknown
+
+
+def test_reason_gives_the_loss_the_answer_length_and_lambda(
+    catalog: Catalog, learned: Callable[..., LearnedRouter]
+) -> None:
+    decision = Router(catalog, learned(0.02)).route(request(), POLICY, embedding=EMBEDDING)
+    assert "expected loss on the cheap tier 2.0% of big's quality" in decision.reason
+    assert "answer ~100 tokens" in decision.reason
+    assert "loss ≤ 0.001 ×" in decision.reason
 
 
 def test_autopilot_uses_the_middle_tier_when_unsure(catalog: Catalog, learned: Callable[..., LearnedRouter]) -> None:
-    # p = 0.7: the cheap tier (0.7) misses 0.8, the middle tier (1 − 0.3/2 = 0.85) meets it.
-    decision = Router(catalog, learned(0.7)).route(request(), POLICY, embedding=EMBEDDING)
+    # loss 0.06: small scores 0.0413, mid 0.0891 − 0.03 = 0.0591, claude 0.0519.
+    decision = Router(catalog, learned(0.06)).route(request(), POLICY, embedding=EMBEDDING)
     assert decision.model == "mid"
 
 
 def test_autopilot_keeps_hard_prompts_on_the_baseline_tier(
     catalog: Catalog, learned: Callable[..., LearnedRouter]
 ) -> None:
+    # loss 0.2: small needs ≤ 0.1013, mid ≤ 0.0891 for its 0.1; neither qualifies.
     router = Router(catalog, learned(0.2))
     assert router.route(request(), POLICY, embedding=EMBEDDING).model == "claude"  # same tier, cheaper than big
     openai_only = OrgRoutingPolicy(allowed_models=frozenset({"big", "mid", "small"}), baseline_model="big")
@@ -98,17 +114,17 @@ def test_autopilot_keeps_hard_prompts_on_the_baseline_tier(
 def test_without_embedding_or_model_the_org_default_answers(
     catalog: Catalog, learned: Callable[..., LearnedRouter]
 ) -> None:
-    assert Router(catalog, learned(0.99)).route(request(), POLICY).model == "mid"
+    assert Router(catalog, learned(0.0)).route(request(), POLICY).model == "mid"
     assert Router(catalog).route(request(), POLICY, embedding=EMBEDDING).model == "mid"
     foreign = np.zeros(1024, dtype=np.float32)  # another embedder's vector
-    decision = Router(catalog, learned(0.99)).route(request(), POLICY, embedding=foreign)
+    decision = Router(catalog, learned(0.0)).route(request(), POLICY, embedding=foreign)
     assert decision.model == "mid"
     assert "no prompt embedding" in decision.reason
 
 
 def test_tool_requests_go_to_default(catalog: Catalog, learned: Callable[..., LearnedRouter]) -> None:
     tools = [Tool("lookup", None, {"type": "object"})]
-    decision = Router(catalog, learned(0.99)).route(request(tools=tools), POLICY, embedding=EMBEDDING)
+    decision = Router(catalog, learned(0.0)).route(request(tools=tools), POLICY, embedding=EMBEDDING)
     assert decision.model == "mid"
     assert "tools requests are not judged" in decision.reason
 
@@ -117,14 +133,14 @@ def test_image_requests_go_to_a_vision_model_when_default_cannot_see(
     catalog: Catalog, learned: Callable[..., LearnedRouter]
 ) -> None:
     image = ChatRequest(model=AUTO_MODEL, messages=[Message("user", [TextPart("what"), ImagePart(url="u")])])
-    decision = Router(catalog, learned(0.99)).route(image, POLICY, embedding=EMBEDDING)
+    decision = Router(catalog, learned(0.0)).route(image, POLICY, embedding=EMBEDDING)
     assert decision.model == "big"  # mid has no vision; the baseline does
     assert {a.model for a in decision.alternatives} == {"big", "claude"}
 
 
 def test_json_mode_drops_models_without_json(catalog: Catalog, learned: Callable[..., LearnedRouter]) -> None:
     json_request = request(response_format={"type": "json_object"})
-    decision = Router(catalog, learned(0.99)).route(json_request, POLICY, embedding=EMBEDDING)
+    decision = Router(catalog, learned(0.0)).route(json_request, POLICY, embedding=EMBEDDING)
     assert decision.model == "small"
     assert "claude" not in {a.model for a in decision.alternatives}
 
@@ -139,7 +155,7 @@ def test_no_capable_allowed_model_is_400(catalog: Catalog) -> None:
 
 def test_long_prompt_skips_small_context_models(catalog: Catalog, learned: Callable[..., LearnedRouter]) -> None:
     long = request("word " * 10_000)  # ~12.5k tokens: beyond small's 8k window
-    decision = Router(catalog, learned(0.99)).route(long, POLICY, embedding=EMBEDDING)
+    decision = Router(catalog, learned(0.0)).route(long, POLICY, embedding=EMBEDDING)
     assert decision.model == "mid"
 
 
@@ -171,22 +187,25 @@ def test_budget_overrides_the_floor_with_a_reason(catalog: Catalog, learned: Cal
 
 
 def test_quality_preference_moves_the_floor(catalog: Catalog) -> None:
-    family = constant_family(0.8)
-    learned = LearnedRouter("test", (family, family), np.array([0.8, 0.9, 1.0]), np.array([0.5, 0.7, 0.95]))
+    family = constant_family(0.03)
+    thresholds = np.tile([0.002, 0.001, 0.0001], (2, 1))  # a higher floor allows less loss per token saved
+    learned = LearnedRouter("test", (family, family), np.array([0.85, 0.9, 0.99]), thresholds)
     router = Router(catalog, learned)
     low = router.route(request(), POLICY, RoutingPreferences(quality="low"), embedding=EMBEDDING)
     high = router.route(request(), POLICY, RoutingPreferences(quality="high"), embedding=EMBEDDING)
     number = router.route(request(), POLICY, RoutingPreferences(quality=0.9), embedding=EMBEDDING)
-    assert low.model == "small"
-    assert high.model == "claude"  # the cheapest model of the baseline's tier
-    assert number.model == "small"
+    medium = router.route(request(), POLICY, embedding=EMBEDDING)  # the org's 0.95 takes the stricter 0.99
+    assert low.model == "small"  # λ 0.002: small 0.2026 − 0.03 beats mid 0.1781 − 0.015
+    assert number.model == "mid"  # λ 0.001: mid 0.0891 − 0.015 beats small 0.1013 − 0.03
+    assert high.model == "claude"  # λ 0.0001: neither cheaper tier qualifies; the cheapest of the baseline's tier
+    assert medium.model == "claude"
 
 
 def test_low_latency_prefers_the_smallest_model_meeting_the_floor(
     catalog: Catalog, learned: Callable[..., LearnedRouter]
 ) -> None:
     policy = OrgRoutingPolicy(allowed_models=frozenset({"big", "mid", "small", "claude"}), baseline_model="claude")
-    decision = Router(catalog, learned(0.9)).route(
+    decision = Router(catalog, learned(0.02)).route(
         request(), policy, RoutingPreferences(latency="low"), embedding=EMBEDDING
     )
     assert decision.model == "small"
@@ -232,3 +251,62 @@ def test_never_routes_outside_the_allowed_models(
         return
     assert decision.model in allowed
     assert all(a.model in allowed for a in decision.alternatives)
+
+
+def test_the_same_loss_goes_cheap_on_a_long_prompt_and_stays_strong_on_a_short_one(
+    catalog: Catalog, learned: Callable[..., LearnedRouter]
+) -> None:
+    # A one-token answer, loss 0.05, λ 0.001. Short prompt: small saves 3.6 tokens of big (λ·saving 0.0036 <
+    # 0.05), mid 3.3 (0.0033 < 0.025). A 5,000-token prompt: small saves ~1,650 tokens, far above the bar.
+    router = Router(catalog, learned(0.05, answer_tokens=1))
+    openai_only = OrgRoutingPolicy(allowed_models=frozenset({"big", "mid", "small"}), baseline_model="big")
+    assert router.route(request(), openai_only, embedding=EMBEDDING).model == "big"
+    assert router.route(request("word " * 4000), openai_only, embedding=EMBEDDING).model == "small"
+
+
+def test_the_predicted_answer_length_is_part_of_the_saving_and_max_tokens_caps_it(
+    catalog: Catalog, learned: Callable[..., LearnedRouter]
+) -> None:
+    openai_only = OrgRoutingPolicy(allowed_models=frozenset({"big", "mid", "small"}), baseline_model="big")
+    long_answer = Router(catalog, learned(0.05, answer_tokens=1000))
+    assert long_answer.route(request(), openai_only, embedding=EMBEDDING).model == "small"
+    capped = request(max_tokens=1)  # the caller allows one token: nothing to save on the answer
+    assert long_answer.route(capped, openai_only, embedding=EMBEDDING).model == "big"
+
+
+def test_a_route_nothing_threshold_keeps_the_baseline(catalog: Catalog) -> None:
+    family = constant_family(-0.5)  # even a predicted gain does not pass λ = -inf
+    learned = LearnedRouter("test", (family, family), np.array([0.8, 1.0]), np.full((2, 2), -np.inf))
+    openai_only = OrgRoutingPolicy(allowed_models=frozenset({"big", "mid", "small"}), baseline_model="big")
+    assert Router(catalog, learned).route(request(), openai_only, embedding=EMBEDDING).model == "big"
+
+
+def test_low_latency_still_needs_the_saving_to_pay_for_the_loss(
+    catalog: Catalog, learned: Callable[..., LearnedRouter]
+) -> None:
+    router = Router(catalog, learned(0.05, answer_tokens=1))
+    openai_only = OrgRoutingPolicy(allowed_models=frozenset({"big", "mid", "small"}), baseline_model="big")
+    fast = RoutingPreferences(latency="low")
+    assert router.route(request(), openai_only, fast, embedding=EMBEDDING).model == "big"
+    assert router.route(request("word " * 4000), openai_only, fast, embedding=EMBEDDING).model == "small"
+
+
+def test_each_family_has_its_own_threshold(catalog: Catalog) -> None:
+    # The same loss and answer length: the open family's λ lets the cheap tier in, the multiple-choice one not.
+    family = constant_family(0.02, answer_tokens=100)
+    thresholds = np.array([[0.001, 0.001], [0.0001, 0.0001]])  # open, then choice
+    router = Router(catalog, LearnedRouter("test", (family, family), np.array([0.8, 1.0]), thresholds))
+    openai_only = OrgRoutingPolicy(allowed_models=frozenset({"big", "mid", "small"}), baseline_model="big")
+    assert router.route(request("Which is right?"), openai_only, embedding=EMBEDDING).model == "small"
+    choice = request("Which is right?\nA. one\nB. two")
+    assert router.route(choice, openai_only, embedding=EMBEDDING).model == "big"
+
+
+def test_a_strict_floor_still_takes_a_cheaper_model_of_the_baselines_tier(catalog: Catalog) -> None:
+    # λ < 0: only predicted gains pass for lower tiers, but claude (tier 5, cheaper than big) loses nothing.
+    family = constant_family(0.02)
+    learned = LearnedRouter("test", (family, family), np.array([0.8, 1.0]), np.full((2, 2), -0.001))
+    assert Router(catalog, learned).route(request(), POLICY, embedding=EMBEDDING).model == "claude"
+    gain = constant_family(-0.5)  # the cheap tier predicted better: small passes −0.5 ≤ −0.001 × 101
+    learned = LearnedRouter("test", (gain, gain), np.array([0.8, 1.0]), np.full((2, 2), -0.001))
+    assert Router(catalog, learned).route(request(), POLICY, embedding=EMBEDDING).model == "small"

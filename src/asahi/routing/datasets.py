@@ -57,6 +57,12 @@ class RoutingExample:
     cheap_cost: float  # USD
     strong_cost: float
     contaminated: bool  # RouteLLM trained on this prompt: train on it if useful, never score on it
+    # Known before the call: the tokens billed as input (the whole conversation so far, not only `text`).
+    input_tokens: int = 0
+    # Known only after it: how long each model's answer was, in tokens. Training data for the answer-length
+    # estimate; never an input to a routing score.
+    cheap_output_tokens: int = 0
+    strong_output_tokens: int = 0
 
     @property
     def cheap_is_enough(self) -> bool:
@@ -97,20 +103,28 @@ def _mmlu(path: Path, prices: Prices) -> Iterator[RoutingExample]:
             prices.cheap(tokens, MMLU_OUTPUT_TOKENS),
             prices.strong(tokens, MMLU_OUTPUT_TOKENS),
             bool(row["contaminated"]),
+            tokens,
+            MMLU_OUTPUT_TOKENS,
+            MMLU_OUTPUT_TOKENS,
         )
 
 
 def _gsm8k(path: Path, prices: Prices) -> Iterator[RoutingExample]:
     for row in _rows(path):
         tokens = estimate_tokens(row["prompt"])
+        cheap_out = estimate_tokens(row["response_mixtral_8x7b"])
+        strong_out = estimate_tokens(row["response_gpt4_1106"])
         yield RoutingExample(
             "gsm8k",
             row["prompt"],
             float(row["correct_mixtral_8x7b"]),
             float(row["correct_gpt4_1106"]),
-            prices.cheap(tokens, estimate_tokens(row["response_mixtral_8x7b"])),
-            prices.strong(tokens, estimate_tokens(row["response_gpt4_1106"])),
+            prices.cheap(tokens, cheap_out),
+            prices.strong(tokens, strong_out),
             bool(row["contaminated"]),
+            tokens,
+            cheap_out,
+            strong_out,
         )
 
 
@@ -130,6 +144,9 @@ def _mtbench(path: Path, prices: Prices) -> Iterator[RoutingExample]:
                     prices.cheap(context, MTBENCH_OUTPUT_TOKENS),
                     prices.strong(context, MTBENCH_OUTPUT_TOKENS),
                     bool(row["contaminated"]),
+                    context,
+                    MTBENCH_OUTPUT_TOKENS,
+                    MTBENCH_OUTPUT_TOKENS,
                 )
             context += MTBENCH_OUTPUT_TOKENS
 
@@ -140,14 +157,19 @@ def _alpacaeval(path: Path, prices: Prices) -> Iterator[RoutingExample]:
         if cheap is None:
             continue
         tokens = estimate_tokens(row["instruction"])
+        cheap_out = tokens_from_chars(int(cheap["output_chars"]))
+        strong_out = tokens_from_chars(int(row["baseline_output_chars"]))
         yield RoutingExample(
             "alpacaeval",
             row["instruction"],
             float(cheap["p_beats_baseline"]),
             ALPACA_STRONG_QUALITY,
-            prices.cheap(tokens, tokens_from_chars(int(cheap["output_chars"]))),
-            prices.strong(tokens, tokens_from_chars(int(row["baseline_output_chars"]))),
+            prices.cheap(tokens, cheap_out),
+            prices.strong(tokens, strong_out),
             False,
+            tokens,
+            cheap_out,
+            strong_out,
         )
 
 
@@ -157,14 +179,19 @@ def _arena(path: Path, prices: Prices) -> Iterator[RoutingExample]:
         if cheap is None or strong is None:
             continue
         tokens = estimate_tokens(row["prompt"])
+        cheap_out = tokens_from_chars(int(row["answer_chars"][CHEAP_MODEL]))
+        strong_out = tokens_from_chars(int(row["answer_chars"][STRONG_MODEL]))
         yield RoutingExample(
             "arena",
             row["prompt"],
             float(cheap),
             float(strong),
-            prices.cheap(tokens, tokens_from_chars(int(row["answer_chars"][CHEAP_MODEL]))),
-            prices.strong(tokens, tokens_from_chars(int(row["answer_chars"][STRONG_MODEL]))),
+            prices.cheap(tokens, cheap_out),
+            prices.strong(tokens, strong_out),
             False,
+            tokens,
+            cheap_out,
+            strong_out,
         )
 
 

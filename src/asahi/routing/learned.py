@@ -1,25 +1,31 @@
-"""The learned router: P(the cheap model answers as well as the strong one) from a prompt's embedding.
+"""The learned router: how much quality a request loses on the cheap model, and how long its answer will be.
 
-Two signals over the 384-d embedding the semantic cache already computed, blended on the logit scale:
+For each prompt it predicts two things from the 384-d embedding the semantic cache already computed:
 
-- a logistic model over the embedding plus a few text counts (`features.py`): smooth, extrapolates;
-- kernel-weighted nearest neighbours: the labels of the most similar training prompts, which keeps local
-  detail (one MMLU subject, one kind of word problem) that a single linear direction averages away.
+- the expected quality loss of answering with the cheap model instead of the strong one, as a share of the
+  strong model's mean quality: E[strong − cheap] / mean(strong). It counts both ways a switch can go, so it is
+  P(only the strong model is right) − P(only the cheap one is right) on right/wrong sets, and the expected
+  grade difference on graded ones;
+- the length of the answer in tokens, which the saving depends on as much as the prompt does.
 
-Prompts come in two families that the text itself tells apart, multiple-choice questions and open requests,
-and each family has its own model: what makes a multiple-choice question hard for the cheap model says little
-about a word problem. The blend weight and kernel width of each family were chosen on held-out folds of the
-training rows only (`train.py`). The neighbours are stored as int8, a few MB in all, and one decision is a
-matrix-vector product over them.
+Both come from kernel-weighted nearest neighbours (the stored training prompts most similar to this one);
+the loss may be blended with a ridge-regression estimate over the embedding plus a few text counts
+(`features.py`). Prompts come in two families that the text itself tells apart, multiple-choice questions
+and open requests, and each family has its own model. The blend weight and kernel width of each family were
+chosen on held-out folds of the training rows only (`train.py`).
 
-The file also carries the calibration table that turns an org's quality floor ("keep 95% of the strong
-model's quality") into a threshold on the probability.
+The decision is cost-aware: under a limit on the total quality given up, the cheapest way to spend it is to
+switch the requests that lose least per dollar saved first. So a request goes to the cheaper model when
+expected loss ≤ λ × saving, the saving measured in output tokens of the strong model (so λ does not depend on
+how expensive the catalog is), and λ is the calibrated threshold for the org's quality floor that the file
+carries.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -27,60 +33,89 @@ import numpy.typing as npt
 from asahi.routing.features import FEATURE_NAMES, is_multiple_choice, text_features
 
 MODEL_PATH = Path(__file__).with_name("router-model.npz")
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 FAMILIES = ("open", "choice")  # index = is_multiple_choice(text)
 NEIGHBOURS = 100
-# A neighbour vote is shrunk toward the family's base rate by this much weight, so a few far neighbours
-# never give a certain 0 or 1.
+# A neighbour average is shrunk toward the family's mean by this much weight, so a few far neighbours never
+# decide alone.
 PRIOR_WEIGHT = 1.0
-LOGIT_LIMIT = 50.0  # a vector far off the training data must not overflow
+# The answer length is predicted with this kernel width whatever the loss uses.
+LENGTH_TEMPERATURE = 0.1
+MIN_SAVING = 1e-9  # in strong output tokens; anything smaller is no saving at all
 
 Array = npt.NDArray[np.float64]
 Matrix = npt.NDArray[np.float32]
 
 
-def logit(p: Array) -> Array:
-    clipped = np.clip(p, 1e-6, 1 - 1e-6)
-    result: Array = np.log(clipped / (1 - clipped))
+class Assessment(NamedTuple):
+    loss: float  # expected share of the strong model's quality lost on the cheap tier (negative: a gain)
+    answer_tokens: float  # expected length of the answer
+    family: int  # index into FAMILIES; each family has its own threshold table
+
+
+def saving_tokens(strong_cost: float, cost: float, strong_output_price: float) -> float:
+    """A saving in USD, expressed in output tokens of the strong model (its price per 1M tokens)."""
+    return (strong_cost - cost) / (strong_output_price / 1e6)
+
+
+def loss_per_saving(loss: Array, saving: Array) -> Array:
+    """The cost-aware score: expected quality loss per strong output token saved. Lower goes cheap first.
+
+    A row that saves nothing never goes cheap on cost grounds (+inf).
+    """
+    result: Array = np.where(saving > MIN_SAVING, loss / np.maximum(saving, MIN_SAVING), np.inf)
     return result
+
+
+def goes_cheap(loss: float, saving: float, threshold: float) -> bool:
+    """The routing rule: the cheaper model when its expected loss is at most `threshold` per token saved."""
+    return saving > MIN_SAVING and loss <= threshold * saving
 
 
 @dataclass(frozen=True, slots=True)
 class FamilyModel:
-    """One family's predictor: logistic weights, the stored neighbours and how the two are blended."""
+    """One family's predictor: ridge weights for the loss, the stored neighbours and how the two are blended."""
 
     weights: Array  # one per embedding dimension, then one per text feature (already de-standardised)
     bias: float
     neighbours: Matrix  # unit embeddings of the training prompts, one row each
-    labels: Array  # 1.0 where the cheap answer was good enough for that training prompt
-    blend: float  # weight of the logistic logit; the neighbour logit gets 1 - blend
+    losses: Array  # per neighbour: (strong − cheap quality) / its set's mean strong quality
+    log_answer_tokens: Array  # per neighbour: log1p(tokens of the strong model's answer)
+    blend: float  # weight of the ridge estimate; the neighbour estimate gets 1 - blend
     temperature: float  # kernel width on cosine similarity
 
-    def logistic_logit(self, x: Array) -> Array:
+    def linear_loss(self, x: Array) -> Array:
         result: Array = x @ self.weights + self.bias
         return result
 
-    def neighbour_vote(self, similarities: Array) -> Array:
-        """Kernel-weighted share of good-enough labels among the nearest neighbours, one per row."""
+    def neighbour_means(self, similarities: Array, temperature: float) -> tuple[Array, Array]:
+        """Kernel-weighted mean loss (at `temperature`) and log answer length (at `LENGTH_TEMPERATURE`) of the
+        nearest neighbours, one of each per row, both shrunk toward the family's mean."""
+        rows = similarities.shape[0]
+        if similarities.shape[1] == 0:
+            return np.zeros(rows), np.zeros(rows)
         k = min(NEIGHBOURS, similarities.shape[1])
         nearest = np.argpartition(-similarities, k - 1, axis=1)[:, :k]
         sims = np.take_along_axis(similarities, nearest, axis=1)
-        weights = np.exp((sims - sims.max(axis=1, keepdims=True)) / self.temperature)
-        prior = float(self.labels.mean()) if len(self.labels) else 0.5
-        votes: Array = ((weights * self.labels[nearest]).sum(axis=1) + PRIOR_WEIGHT * prior) / (
-            weights.sum(axis=1) + PRIOR_WEIGHT
-        )
-        return votes
+        sims -= sims.max(axis=1, keepdims=True)
+        means = []
+        for values, width in ((self.losses, temperature), (self.log_answer_tokens, LENGTH_TEMPERATURE)):
+            weights = np.exp(sims / width)
+            means.append(
+                ((weights * values[nearest]).sum(axis=1) + PRIOR_WEIGHT * values.mean())
+                / (weights.sum(axis=1) + PRIOR_WEIGHT)
+            )
+        return means[0], means[1]
 
-    def predict(self, x: Array) -> Array:
-        """P(cheap is enough) for design-matrix rows (embedding, then text features)."""
-        z = self.logistic_logit(x)
-        if self.blend < 1.0:
-            embeddings = x[:, : self.neighbours.shape[1]].astype(np.float32)
-            similarities = (embeddings @ self.neighbours.T).astype(np.float64)
-            z = self.blend * z + (1 - self.blend) * logit(self.neighbour_vote(similarities))
-        result: Array = 1.0 / (1.0 + np.exp(-np.clip(z, -LOGIT_LIMIT, LOGIT_LIMIT)))
-        return result
+    def predict(self, x: Array) -> tuple[Array, Array]:
+        """Expected loss and expected answer tokens for design-matrix rows (embedding, then text features)."""
+        dim = self.neighbours.shape[1]
+        similarities = (x[:, :dim].astype(np.float32) @ self.neighbours.T).astype(np.float64)
+        loss, log_tokens = self.neighbour_means(similarities, self.temperature)
+        if self.blend > 0.0:
+            loss = self.blend * self.linear_loss(x) + (1 - self.blend) * loss
+        answer: Array = np.expm1(np.maximum(log_tokens, 0.0))
+        return loss, answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,23 +123,28 @@ class LearnedRouter:
     embedder: str  # the embedder the model was trained on; vectors from any other mean nothing to it
     families: tuple[FamilyModel, FamilyModel]  # in the order of FAMILIES
     floors: Array  # quality floors, ascending ...
-    thresholds: Array  # ... and the lowest probability that still kept each floor on held-out rows
+    # ... and, one row per family, the λ (expected loss per strong output token saved) that kept each floor on
+    # held-out rows. Per family because a multiple-choice answer is a letter and an open one a paragraph: one λ
+    # across both would route nearly every open request and almost no multiple-choice one.
+    thresholds: Array
 
     @property
     def dimension(self) -> int:
         return len(self.families[0].weights) - len(FEATURE_NAMES)
 
-    def p_cheap_enough(self, embedding: npt.NDArray[np.float32], text: str) -> float:
-        model = self.families[int(is_multiple_choice(text))]
+    def assess(self, embedding: npt.NDArray[np.float32], text: str) -> Assessment:
+        family = int(is_multiple_choice(text))
         x = np.concatenate([embedding.astype(np.float64), text_features(text).astype(np.float64)])[None, :]
-        return float(model.predict(x)[0])
+        loss, tokens = self.families[family].predict(x)
+        return Assessment(float(loss[0]), float(tokens[0]), family)
 
-    def threshold(self, floor: float) -> float:
-        """The probability a cheaper model needs to keep `floor` of the strong model's quality.
+    def threshold(self, floor: float, family: int) -> float:
+        """λ for `floor` in `family`: the calibrated value of the nearest floor at or above it (the stricter side).
 
-        Floors outside the calibrated range take the nearest end of it.
+        Floors above the calibrated range take the strictest value, floors below it the loosest.
         """
-        return float(np.interp(floor, self.floors, self.thresholds))
+        index = int(np.searchsorted(self.floors, floor - 1e-9))
+        return float(self.thresholds[family, min(index, len(self.floors) - 1)])
 
     def save(self, path: Path) -> None:
         arrays: dict[str, npt.NDArray[np.generic]] = {
@@ -122,7 +162,8 @@ class LearnedRouter:
                 f"{name}_bias": np.array(model.bias),
                 f"{name}_neighbours": np.round(model.neighbours / scale).astype(np.int8),
                 f"{name}_scale": scale.astype(np.float32),
-                f"{name}_labels": model.labels.astype(np.uint8),
+                f"{name}_losses": model.losses.astype(np.float16),
+                f"{name}_log_answer_tokens": model.log_answer_tokens.astype(np.float16),
                 f"{name}_blend": np.array(model.blend),
                 f"{name}_temperature": np.array(model.temperature),
             }
@@ -139,7 +180,8 @@ class LearnedRouter:
                     weights=data[f"{name}_weights"].astype(np.float64),
                     bias=float(data[f"{name}_bias"]),
                     neighbours=(data[f"{name}_neighbours"] * data[f"{name}_scale"]).astype(np.float32),
-                    labels=data[f"{name}_labels"].astype(np.float64),
+                    losses=data[f"{name}_losses"].astype(np.float64),
+                    log_answer_tokens=data[f"{name}_log_answer_tokens"].astype(np.float64),
                     blend=float(data[f"{name}_blend"]),
                     temperature=float(data[f"{name}_temperature"]),
                 )

@@ -1,19 +1,23 @@
-"""Pick the model for a request: EXPLICIT honours the caller, AUTOPILOT and GUIDED pick the cheapest model
-predicted to keep the org's quality floor.
+"""Pick the model for a request: EXPLICIT honours the caller, AUTOPILOT and GUIDED pick, cost-aware, a cheaper
+model where it is predicted to keep the org's quality floor.
 
 Only the org's allowed models that can serve the request (tools, images, JSON mode, context length) are ever
-candidates, so no path can land on a model the org has not allowed. The learned router predicts p, the chance the
-cheap tier answers as well as the strong model (the org's baseline). A model between the two tiers is assumed to
-close the gap in proportion to its catalog quality, so its predicted quality is 1 − (1 − p)·gap with gap = 1 at
-the cheap tier and 0 at the strong one; the cheapest model whose predicted quality reaches the calibrated
-threshold for the floor wins. Requests the router was not trained to judge (tools, images) and requests without
-an embedding go to the org's default model.
+candidates, so no path can land on a model the org has not allowed. The learned router predicts the expected
+quality loss of the cheap tier against the strong model (the org's baseline), as a share of the strong model's
+quality, and the answer's length. A model between the two tiers is assumed to close the gap in proportion to its
+catalog quality, so its loss is loss·gap with gap = 1 at the cheap tier and 0 at the strong one. Its saving is
+the strong model's estimated cost minus its own (prompt tokens and the predicted answer length at catalog
+prices), in output tokens of the strong model. A model qualifies when loss ≤ λ·saving, λ being the calibrated
+threshold for the floor: across many requests that spends the allowed quality loss where it saves the most
+dollars. Among qualifying models the router takes the best trade-off, the largest λ·saving − loss (the strong
+model scores 0). Requests the router was not trained to judge (tools, images) and requests without an
+embedding go to the org's default model.
 
 GUIDED preferences:
 - quality: a number in 0..1 (the share of the strong model's quality to keep) or "low" (0.85), "medium" (the
   org's floor) or "high" (0.99).
-- latency: "low" picks, among the models that meet the floor, the smallest (lowest quality tier), since smaller
-  models answer faster; "normal" picks the cheapest.
+- latency: "low" picks, among the models that qualify, the smallest (lowest quality tier), since smaller
+  models answer faster; "normal" picks the best trade-off.
 - cost_budget: USD for this request. Models estimated above it are dropped, even if that means missing the
   quality floor (the reason says so); when no model fits, a 422 names the cheapest estimate.
 """
@@ -31,7 +35,7 @@ from asahi.domain import ChatRequest, ImagePart
 from asahi.errors import AsahiError, BadRequest
 from asahi.routing.catalog import Catalog, ModelInfo
 from asahi.routing.cost import estimate_cost, estimate_input_tokens, expected_output_tokens
-from asahi.routing.learned import LearnedRouter
+from asahi.routing.learned import Assessment, LearnedRouter, goes_cheap, saving_tokens
 
 AUTO_MODEL = "asahi/auto"
 # The catalog tier of the training data's cheap model (Mixtral-8x7B); the strong model is the org's baseline.
@@ -72,7 +76,7 @@ class RoutingPreferences:
 class Alternative(NamedTuple):
     model: str
     estimated_cost: float | None  # USD; None when the model has no price
-    predicted_quality: float | None  # P(as good as the baseline); None when not predicted
+    predicted_quality: float | None  # expected share of the baseline's quality kept; None when not predicted
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +99,11 @@ def _needs(request: ChatRequest) -> frozenset[str]:
     return frozenset(needs)
 
 
-def _predicted_quality(p: float, model: ModelInfo, strong: ModelInfo) -> float:
-    """p at the cheap tier, 1 at the strong model's tier, in proportion between; lower tiers fall below p."""
+def _expected_loss(loss: float, model: ModelInfo, strong: ModelInfo) -> float:
+    """`loss` at the cheap tier, none at the strong model's tier, in proportion between; lower tiers lose more."""
     if model.quality >= strong.quality:
-        return 1.0
-    gap = (strong.quality - model.quality) / max(strong.quality - CHEAP_TIER, 1)
-    return max(0.0, 1 - (1 - p) * gap)
+        return 0.0
+    return loss * (strong.quality - model.quality) / max(strong.quality - CHEAP_TIER, 1)
 
 
 def _validate(preferences: RoutingPreferences) -> None:
@@ -234,8 +237,8 @@ class Router:
         floor = self._floor(preferences, policy)
         label = mode.value
 
-        p = self._predict(request, embedding, needs)
-        if p is None:
+        assessment = self._predict(request, embedding, needs)
+        if assessment is None:
             fallback = self._pick_named(fits, policy.default_model or self._default_model) or strong
             why = (
                 f"{' and '.join(sorted(needs))} requests are not judged by the router"
@@ -245,10 +248,11 @@ class Router:
             quality: dict[str, float | None] = {m.name: None for m in fits}
             chosen, reason = fallback, f"{label}: {why}; org default {fallback.name}"
         else:
-            quality = {m.name: _predicted_quality(p, m, strong) for m in fits}
-            threshold = self._learned.threshold(floor) if self._learned else 1.0
-            chosen, reason = self._cheapest_meeting(
-                fits, costs, quality, threshold, strong, preferences, label, p, floor
+            losses = {m.name: _expected_loss(assessment.loss, m, strong) for m in fits}
+            quality = {name: min(1.0, max(0.0, 1.0 - loss)) for name, loss in losses.items()}
+            threshold = self._learned.threshold(floor, assessment.family) if self._learned else -float("inf")
+            chosen, reason = self._best_trade_off(
+                request, input_tokens, fits, costs, losses, threshold, strong, preferences, label, assessment, floor
             )
 
         budget = preferences.cost_budget
@@ -275,37 +279,63 @@ class Router:
             costs[chosen.name],
         )
 
-    def _cheapest_meeting(
+    def _best_trade_off(
         self,
+        request: ChatRequest,
+        input_tokens: int,
         fits: list[ModelInfo],
         costs: dict[str, float | None],
-        quality: dict[str, float | None],
+        losses: dict[str, float],
         threshold: float,
         strong: ModelInfo,
         preferences: RoutingPreferences,
         label: str,
-        p: float,
+        assessment: Assessment,
         floor: float,
     ) -> tuple[ModelInfo, str]:
-        meeting = [m for m in fits if (quality[m.name] or 0.0) >= threshold] or [strong]
+        """The cost-aware rule: a model qualifies when its expected loss ≤ λ × its saving against the strong
+        model; among those, the largest λ·saving − loss wins (or the smallest model for low latency)."""
+        net = {strong.name: 0.0}
+        strong_cost = self._rule_cost(request, input_tokens, strong, assessment)
+        unit = strong.output_price
+        for m in fits:
+            cost = self._rule_cost(request, input_tokens, m, assessment)
+            if m is strong or cost is None or strong_cost is None or not unit:
+                continue  # an unpriced model's saving is unknown, so cost cannot justify it
+            saving = saving_tokens(strong_cost, cost, unit)
+            lossless = m.quality >= strong.quality and saving > 0
+            if lossless or goes_cheap(losses[m.name], saving, threshold):
+                # A λ below zero (a floor that only predicted gains can meet) must not count savings against a
+                # model: a lossless switch still scores 0, a predicted gain more.
+                net[m.name] = max(threshold, 0.0) * saving - losses[m.name]
+        qualifying = [m for m in fits if m.name in net]
         if preferences.latency == "low":
-            chosen = min(meeting, key=lambda m: (m.quality, _by_cost(costs[m.name])))
+            chosen = min(qualifying, key=lambda m: (m.quality, _by_cost(costs[m.name])))
         else:
-            chosen = min(meeting, key=lambda m: (_by_cost(costs[m.name]), -m.quality))
+            chosen = max(qualifying, key=lambda m: (net[m.name], -_by_cost(costs[m.name])))
         return chosen, (
-            f"{label}: P(cheap tier as good as {strong.name}) = {p:.2f}; {chosen.name} is the "
-            f"{'smallest' if preferences.latency == 'low' else 'cheapest'} model predicted to keep {floor:.0%} "
-            f"(needs {threshold:.2f}, est. {_usd(costs[chosen.name])} vs {_usd(costs[strong.name])})"
+            f"{label}: expected loss on the cheap tier {assessment.loss:.1%} of {strong.name}'s quality, answer "
+            f"~{assessment.answer_tokens:.0f} tokens; {chosen.name} is the "
+            f"{'smallest' if preferences.latency == 'low' else 'best-trade-off'} model keeping {floor:.0%} "
+            f"(a cheaper model needs loss ≤ {threshold:.3g} × strong output tokens saved; "
+            f"est. {_usd(costs[chosen.name])} vs {_usd(costs[strong.name])})"
         )
+
+    @staticmethod
+    def _rule_cost(request: ChatRequest, input_tokens: int, model: ModelInfo, assessment: Assessment) -> float | None:
+        """The cost the rule compares: the prompt plus the predicted answer length, capped as the request caps it."""
+        cap = min(request.max_tokens or model.max_output_tokens, model.max_output_tokens)
+        answer = min(cap, round(assessment.answer_tokens)) * max(1, request.n)
+        return estimate_cost(model, input_tokens, answer)
 
     def _predict(
         self, request: ChatRequest, embedding: npt.NDArray[np.float32] | None, needs: frozenset[str]
-    ) -> float | None:
+    ) -> Assessment | None:
         if self._learned is None or embedding is None or needs & {"tools", "vision"}:
             return None
         if embedding.shape != (self._learned.dimension,):
             return None  # another embedder's vector (e.g. Cohere): the model was not trained on it
-        return self._learned.p_cheap_enough(embedding, request.last_user_text())
+        return self._learned.assess(embedding, request.last_user_text())
 
     @staticmethod
     def _pick_named(models: list[ModelInfo], name: str | None) -> ModelInfo | None:

@@ -2,37 +2,38 @@
 
 Every figure in the report comes from rows the scoring model never saw: k-fold cross-validation within each set,
 rows RouteLLM flagged as contaminated never scored, and AlpacaEval (non-commercial data) never trained on at
-all. The calibration table is built from those same held-out scores; only then is the shipped model refitted
-on every trainable row.
+all. Rows are scored the way the router decides: by expected quality loss per token saved, the saving estimated
+from the prompt and the predicted answer length (never from the row's recorded answer). The calibration table
+is built from those same held-out scores; only then is the shipped model refitted on every trainable row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from asahi.routing.datasets import EVALUATION_ONLY, RoutingExample, load_examples
+from asahi.routing.datasets import EVALUATION_ONLY, Prices, RoutingExample, load_examples, load_prices
 from asahi.routing.evaluation import random_curve, router_curve, saving_at
 from asahi.routing.features import FEATURE_NAMES, is_multiple_choice, text_features
-from asahi.routing.learned import FAMILIES, FamilyModel, LearnedRouter, logit
+from asahi.routing.learned import FAMILIES, LENGTH_TEMPERATURE, FamilyModel, LearnedRouter, loss_per_saving
 
 Array = npt.NDArray[np.float64]
 EmbedFn = Callable[[list[str]], npt.NDArray[np.float32]]
 
-L2 = 1.0  # on standardised inputs; chosen by held-out saving, flat between 0.3 and 10
-NEWTON_STEPS = 30
+L2 = 1000.0  # ridge penalty on standardised inputs (~6,000 rows, 390 inputs)
 FOLDS = 5
 FLOORS = np.round(np.arange(0.80, 1.0001, 0.01), 2)
 # Sets with fewer held-out rows are too noisy to calibrate on (MT-Bench has 58).
 MIN_CALIBRATION_ROWS = 100
+CALIBRATION_GRID = 4001  # candidate thresholds: quantiles of the held-out scores
 INNER_FOLDS = 3
-# (blend, kernel width) pairs tried per family, simplest first: the logistic model alone, then half and half,
-# then the neighbours alone, each at two widths. Chosen per family on training rows only (`fit_router_family`).
-CANDIDATES = ((1.0, 1.0), (0.5, 0.05), (0.5, 0.1), (0.0, 0.05), (0.0, 0.1))
+# (ridge weight, kernel width) pairs tried per family, simplest first: the ridge estimate alone, blends, then
+# the neighbours alone at two widths. Chosen per family on training rows only (`fit_router_family`).
+CANDIDATES = ((1.0, LENGTH_TEMPERATURE), (0.5, 0.1), (0.3, 0.1), (0.0, 0.1), (0.0, 0.2))
 # Sets with fewer rows in a selection are too noisy to choose by (MT-Bench has about 50 there).
 MIN_SELECTION_ROWS = 75
 # A family with fewer trainable rows than this borrows every trainable row.
@@ -53,8 +54,8 @@ class TrainReport:
     size_bytes: int
     train_rows: int
     datasets: dict[str, DatasetReport]
-    thresholds: dict[float, float]  # quality floor -> probability threshold, a few floors for the log
-    blends: dict[str, tuple[float, float]]  # family -> (logistic weight, kernel width) chosen for the shipped model
+    thresholds: dict[str, dict[float, float]]  # family -> quality floor -> λ (loss per token saved), a few floors
+    blends: dict[str, tuple[float, float]]  # family -> (ridge weight, kernel width) chosen for the shipped model
 
 
 def design_matrix(examples: Sequence[RoutingExample], embeddings: npt.NDArray[np.float32]) -> Array:
@@ -62,23 +63,44 @@ def design_matrix(examples: Sequence[RoutingExample], embeddings: npt.NDArray[np
     return np.hstack([embeddings, features]).astype(np.float64)
 
 
-def fit_logistic(x: Array, y: Array, l2: float = L2) -> tuple[Array, float]:
-    """L2-regularised logistic regression by Newton's method; returns weights and bias on the raw inputs."""
+def quality_loss(examples: Sequence[RoutingExample], rows: npt.NDArray[np.int_]) -> Array:
+    """The training target of `rows`: (strong − cheap quality) / the mean strong quality of the row's set.
+
+    A share of the strong model's quality, so right/wrong sets, 1–10 grades and win rates add up alike; the
+    mean is taken over `rows` alone.
+    """
+    names = [examples[i].dataset for i in rows]
+    strong = np.array([examples[i].strong_quality for i in rows])
+    cheap = np.array([examples[i].cheap_quality for i in rows])
+    scale = {n: max(float(strong[[m == n for m in names]].mean()), 1e-9) for n in set(names)}
+    result: Array = (strong - cheap) / np.array([scale[n] for n in names])
+    return result
+
+
+def log_answer_tokens(examples: Sequence[RoutingExample], rows: npt.NDArray[np.int_]) -> Array:
+    return np.log1p(np.array([examples[i].strong_output_tokens for i in rows], dtype=np.float64))
+
+
+def estimated_saving(examples: Sequence[RoutingExample], answer_tokens: Array, prices: Prices) -> Array:
+    """What switching each row to the cheap model would save, in strong output tokens, from what is known
+    before the call: the input tokens and the predicted answer length (the same for both models)."""
+    input_tokens = np.array([e.input_tokens for e in examples], dtype=np.float64)
+    usd = (
+        input_tokens * (prices.strong_input - prices.cheap_input)
+        + answer_tokens * (prices.strong_output - prices.cheap_output)
+    ) / 1e6
+    result: Array = usd / (prices.strong_output / 1e6)
+    return result
+
+
+def fit_ridge(x: Array, y: Array, l2: float = L2) -> tuple[Array, float]:
+    """L2-regularised least squares on standardised inputs; returns weights and bias on the raw inputs."""
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
-    z = np.hstack([(x - mean) / std, np.ones((len(x), 1))])
-    penalty = l2 * np.eye(z.shape[1])
-    penalty[-1, -1] = 0.0  # the bias is not shrunk
-    beta = np.zeros(z.shape[1])
-    for _ in range(NEWTON_STEPS):
-        p = 1.0 / (1.0 + np.exp(-(z @ beta)))
-        gradient = z.T @ (p - y) + penalty @ beta
-        hessian = (z * (p * (1 - p))[:, None]).T @ z + penalty
-        step = np.linalg.solve(hessian, gradient)
-        beta -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    weights = beta[:-1] / std
-    return weights, float(beta[-1] - weights @ mean)
+    z = (x - mean) / std
+    target = y.mean()
+    beta = np.linalg.solve(z.T @ z + l2 * np.eye(z.shape[1]), z.T @ (y - target))
+    weights = beta / std
+    return weights, float(target - weights @ mean)
 
 
 def trainable(examples: Sequence[RoutingExample]) -> npt.NDArray[np.bool_]:
@@ -90,16 +112,17 @@ def family_of(examples: Sequence[RoutingExample]) -> npt.NDArray[np.int_]:
     return np.array([int(is_multiple_choice(e.text)) for e in examples])
 
 
-def fit_family(x: Array, y: Array, blend: float, temperature: float) -> FamilyModel:
-    weights, bias = fit_logistic(x, y)
+def fit_family(x: Array, loss: Array, log_tokens: Array, blend: float, temperature: float) -> FamilyModel:
+    weights, bias = fit_ridge(x, loss)
     neighbours = x[:, : x.shape[1] - len(FEATURE_NAMES)].astype(np.float32)
-    return FamilyModel(weights, bias, neighbours, y.copy(), blend, temperature)
+    return FamilyModel(weights, bias, neighbours, loss.copy(), log_tokens.copy(), blend, temperature)
 
 
 def _selection_score(
-    examples: Sequence[RoutingExample], rows: npt.NDArray[np.int_], x: Array, y: Array, seed: int
+    examples: Sequence[RoutingExample], rows: npt.NDArray[np.int_], x: Array, prices: Prices, seed: int
 ) -> list[float]:
-    """Inner cross-validation on `rows` only: the mean held-out saving at 95% of each candidate in `CANDIDATES`.
+    """Inner cross-validation on `rows` only: the mean held-out saving at 95% of each candidate in `CANDIDATES`,
+    rows ranked by the cost-aware score the router uses.
 
     The mean is over the sets with at least `MIN_SELECTION_ROWS` scored rows (all sets when none has), so
     the choice is made without ever looking at the outer fold being evaluated.
@@ -111,13 +134,19 @@ def _selection_score(
         train_rows, test_rows = (fold != k) | contaminated, fold == k
         if not test_rows.any() or not train_rows.any():
             continue
-        model = fit_family(x[rows[train_rows]], y[rows[train_rows]], 1.0, 1.0)
-        lr = model.logistic_logit(x[rows[test_rows]])
+        fitted = rows[train_rows]
+        model = fit_family(
+            x[fitted], quality_loss(examples, fitted), log_answer_tokens(examples, fitted), 1.0, LENGTH_TEMPERATURE
+        )
+        linear = model.linear_loss(x[rows[test_rows]])
         dim = model.neighbours.shape[1]
         similarities = x[rows[test_rows], :dim] @ model.neighbours.T.astype(np.float64)
+        saving = None
         for c, (blend, temperature) in enumerate(CANDIDATES):
-            votes = replace(model, temperature=temperature).neighbour_vote(similarities)
-            scores[c, test_rows] = blend * lr + (1 - blend) * logit(votes)
+            near, log_tokens = model.neighbour_means(similarities, temperature)
+            if saving is None:
+                saving = estimated_saving([examples[i] for i in rows[test_rows]], np.expm1(log_tokens), prices)
+            scores[c, test_rows] = -loss_per_saving(blend * linear + (1 - blend) * near, saving)
     names = sorted({examples[i].dataset for i in rows})
     masks = [np.array([examples[i].dataset == n and not examples[i].contaminated for i in rows]) for n in names]
     masks = [m for m in masks if m.sum() >= MIN_SELECTION_ROWS] or [m for m in masks if m.any()]
@@ -129,13 +158,12 @@ def _selection_score(
 
 
 def fit_router_family(
-    examples: Sequence[RoutingExample], rows: npt.NDArray[np.int_], x: Array, seed: int = 0
+    examples: Sequence[RoutingExample], rows: npt.NDArray[np.int_], x: Array, prices: Prices, seed: int = 0
 ) -> FamilyModel:
     """Choose blend and kernel width by inner cross-validation on `rows`, then fit on all of them."""
-    y = np.array([e.cheap_is_enough for e in examples], dtype=np.float64)
-    results = _selection_score(examples, rows, x, y, seed)
+    results = _selection_score(examples, rows, x, prices, seed)
     blend, temperature = CANDIDATES[int(np.argmax(results))]  # ties go to the earlier, simpler candidate
-    return fit_family(x[rows], y[rows], blend, temperature)
+    return fit_family(x[rows], quality_loss(examples, rows), log_answer_tokens(examples, rows), blend, temperature)
 
 
 def _family_rows(can_train: npt.NDArray[np.bool_], family: npt.NDArray[np.int_], f: int) -> npt.NDArray[np.int_]:
@@ -145,27 +173,41 @@ def _family_rows(can_train: npt.NDArray[np.bool_], family: npt.NDArray[np.int_],
 
 
 def fit_router(
-    examples: Sequence[RoutingExample], x: Array, rows: npt.NDArray[np.bool_], seed: int = 0
+    examples: Sequence[RoutingExample], x: Array, rows: npt.NDArray[np.bool_], prices: Prices, seed: int = 0
 ) -> tuple[FamilyModel, FamilyModel]:
     family = family_of(examples)
-    open_, choice = (fit_router_family(examples, _family_rows(rows, family, f), x, seed) for f in range(len(FAMILIES)))
+    open_, choice = (
+        fit_router_family(examples, _family_rows(rows, family, f), x, prices, seed) for f in range(len(FAMILIES))
+    )
     return open_, choice
 
 
-def cross_validated_scores(examples: Sequence[RoutingExample], x: Array, folds: int = FOLDS, seed: int = 0) -> Array:
-    """Each row's probability from a model fitted, and tuned, without it (contaminated rows only ever train)."""
+def cross_validated_predictions(
+    examples: Sequence[RoutingExample], x: Array, prices: Prices, folds: int = FOLDS, seed: int = 0
+) -> tuple[Array, Array]:
+    """Each row's expected loss and answer length from a model fitted, and tuned, without it (contaminated rows
+    only ever train)."""
     contaminated = np.array([e.contaminated for e in examples])
     can_train = trainable(examples)
     family = family_of(examples)
     fold = np.random.default_rng(seed).integers(0, folds, len(examples))
-    scores = np.zeros(len(examples))
+    loss, tokens = np.zeros(len(examples)), np.zeros(len(examples))
     for k in range(folds):
-        models = fit_router(examples, x, can_train & ((fold != k) | contaminated), seed=seed * folds + k)
+        models = fit_router(examples, x, can_train & ((fold != k) | contaminated), prices, seed=seed * folds + k)
         for f, model in enumerate(models):
             test = (fold == k) & (family == f)
             if test.any():
-                scores[test] = model.predict(x[test])
-    return scores
+                loss[test], tokens[test] = model.predict(x[test])
+    return loss, tokens
+
+
+def cross_validated_scores(
+    examples: Sequence[RoutingExample], x: Array, prices: Prices, folds: int = FOLDS, seed: int = 0
+) -> Array:
+    """Held-out routing scores, higher goes cheap first: minus the expected loss per strong output token saved."""
+    loss, tokens = cross_validated_predictions(examples, x, prices, folds, seed)
+    result: Array = -loss_per_saving(loss, estimated_saving(examples, tokens, prices))
+    return result
 
 
 def scored_rows(examples: Sequence[RoutingExample], dataset: str) -> npt.NDArray[np.bool_]:
@@ -173,28 +215,49 @@ def scored_rows(examples: Sequence[RoutingExample], dataset: str) -> npt.NDArray
 
 
 def calibrate(examples: Sequence[RoutingExample], scores: Array) -> Array:
-    """For each floor in `FLOORS`, the lowest threshold whose routing kept that floor on held-out rows.
+    """For each family and each floor in `FLOORS`, the largest λ whose routing kept that floor on held-out rows.
 
-    Quality is averaged over the trained sets with enough rows (all of them when none has), so no single
-    benchmark sets the org's floor;
-    thresholds are scanned from the top so a lucky dip lower down never counts.
+    `scores` are `cross_validated_scores` (minus loss per token saved), so a row goes cheap at λ when
+    -score ≤ λ. Within a family, every trained set with enough of its rows (all of them when none has) must
+    keep the floor, not merely their average: open requests span word problems with short answers and chat
+    with long ones, and an average would let the chat fall well below the floor to save on its long answers.
+    A family with no rows at all borrows the table of all rows. λ is scanned from the strictest so a lucky dip
+    further on never counts; -inf means "route nothing". Returns one row per family.
     """
-    grid = np.linspace(1.0, 0.0, 401)
-    masks = [scored_rows(examples, name) for name in sorted({e.dataset for e in examples} - EVALUATION_ONLY)]
+    family = family_of(examples)
+    pooled = _calibrate_rows(examples, -scores, np.ones(len(examples), dtype=bool))
+    return np.stack(
+        [
+            _calibrate_rows(examples, -scores, family == f) if (family == f).any() else pooled
+            for f in range(len(FAMILIES))
+        ]
+    )
+
+
+def _calibrate_rows(examples: Sequence[RoutingExample], ratio: Array, rows: npt.NDArray[np.bool_]) -> Array:
+    masks = [rows & scored_rows(examples, n) for n in sorted({e.dataset for e in examples} - EVALUATION_ONLY)]
     masks = [m for m in masks if m.sum() >= MIN_CALIBRATION_ROWS] or [m for m in masks if m.any()]
+    finite = np.concatenate([ratio[m][np.isfinite(ratio[m])] for m in masks] + [np.zeros(0)])
+    if not finite.size:
+        return np.full(len(FLOORS), -np.inf)
+    grid = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, CALIBRATION_GRID)))
     shares = []
     for mask in masks:
-        rows = [e for e, m in zip(examples, mask, strict=True) if m]
-        cheap = np.array([r.cheap_quality for r in rows])
-        strong = np.array([r.strong_quality for r in rows])
-        routed = scores[mask][None, :] >= grid[:, None]
-        shares.append(np.where(routed, cheap, strong).sum(axis=1) / strong.sum())
-    quality = np.mean(shares, axis=0)
+        selected = [e for e, m in zip(examples, mask, strict=True) if m]
+        order = np.argsort(ratio[mask], kind="stable")
+        strong = np.array([r.strong_quality for r in selected])
+        change = np.array([r.cheap_quality - r.strong_quality for r in selected])[order]
+        gained = np.concatenate([[0.0], np.cumsum(change)])
+        routed = np.searchsorted(ratio[mask][order], grid, side="right")  # rows with ratio ≤ λ
+        shares.append((strong.sum() + gained[routed]) / strong.sum())
+    quality = np.min(shares, axis=0)  # every set keeps the floor, not just their average
     thresholds = []
     for floor in FLOORS:
         failing = np.flatnonzero(quality < floor)
-        # A probability never reaches 1.0, so grid[0] is "route nothing" even when that first point fails.
-        thresholds.append(grid[max(failing[0] - 1, 0)] if failing.size else grid[-1])
+        if not failing.size:
+            thresholds.append(float(grid[-1]))
+        else:
+            thresholds.append(float(grid[failing[0] - 1]) if failing[0] > 0 else -np.inf)
     return np.array(thresholds)
 
 
@@ -237,12 +300,13 @@ def train(
     examples = load_examples(data_dir)
     if not any(trainable(examples)):
         raise ValueError(f"no routing sets to train on under {data_dir}")
+    prices = load_prices(data_dir)
     x = design_matrix(examples, (embed or _local_embed)([e.text for e in examples]))
-    scores = cross_validated_scores(examples, x, seed=seed)
+    scores = cross_validated_scores(examples, x, prices, seed=seed)
     thresholds = calibrate(examples, scores)
 
     rows = trainable(examples)
-    families = fit_router(examples, x, rows, seed=seed)
+    families = fit_router(examples, x, rows, prices, seed=seed)
     model = LearnedRouter(embedder_name, families, FLOORS.astype(np.float64), thresholds)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
@@ -251,6 +315,9 @@ def train(
         size_bytes=out.stat().st_size,
         train_rows=int(rows.sum()),
         datasets=evaluate(examples, scores),
-        thresholds={float(f): float(t) for f, t in zip(FLOORS, thresholds, strict=True) if f in (0.9, 0.95, 0.99)},
+        thresholds={
+            name: {float(f): float(t) for f, t in zip(FLOORS, row, strict=True) if f in (0.9, 0.95, 0.99)}
+            for name, row in zip(FAMILIES, thresholds, strict=True)
+        },
         blends={name: (m.blend, m.temperature) for name, m in zip(FAMILIES, families, strict=True)},
     )
