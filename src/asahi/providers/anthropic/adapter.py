@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 
 import anthropic
 import httpx2
-from anthropic import AsyncAnthropic, DefaultAioHttpClient, DefaultAsyncHttpxClient
+import orjson
+from anthropic import AsyncAnthropic, AsyncStream, DefaultAioHttpClient, DefaultAsyncHttpxClient
+from anthropic.types import Message as WireMessage
 
 from asahi.domain import ChatRequest, ChatResult, StreamEvent
 from asahi.errors import ProviderError
@@ -61,9 +63,18 @@ class AnthropicProvider:
         wire = to_wire(request, model, default_max_tokens=self._default_max_tokens)
         wire.pop("stream", None)
         try:
-            message = await self._client.messages.create(**wire)
+            # As in `OpenAIProvider`: the client's own request path (auth, version header, errors, timeouts)
+            # without the resource method's parameter transform and response models.
+            response = await self._client.post("/v1/messages", body=wire, cast_to=httpx2.Response)
+            message = orjson.loads(await response.aread())
         except anthropic.APIError as err:
             raise map_error(err, self.name) from err
+        except orjson.JSONDecodeError as err:
+            raise ProviderError(502, "provider_error", f"{self.name} sent a body that is not JSON.",
+                                provider=self.name, retryable=True) from err
+        if not isinstance(message, dict):
+            raise ProviderError(502, "provider_error", f"{self.name} sent a body that is not a message.",
+                                provider=self.name, retryable=True)
         return result_from_wire(message, self.name)
 
     async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
@@ -71,9 +82,15 @@ class AnthropicProvider:
         wire["stream"] = True
         translator = EventTranslator()
         try:
-            events = await self._client.messages.create(**wire)
+            # `AsyncStream[object]` hands over each event's JSON as is, without building the SDK's event models.
+            events = await self._client.post(
+                "/v1/messages", body=wire, cast_to=WireMessage, stream=True, stream_cls=AsyncStream[object],
+            )
             async with events:
                 async for event in events:
+                    if not isinstance(event, dict):
+                        raise ProviderError(502, "provider_error", f"{self.name} sent a stream event that is not "
+                                            "a JSON object.", provider=self.name, retryable=False)
                     for translated in translator.translate(event):
                         yield translated
         except anthropic.APIError as err:

@@ -11,9 +11,6 @@ import time
 from typing import Any
 
 import orjson
-from anthropic.types import Message as WireMessage
-from anthropic.types import MessageDeltaUsage, RawMessageStreamEvent
-from anthropic.types import Usage as WireUsage
 
 from asahi.domain import (
     ChatRequest,
@@ -142,19 +139,20 @@ def to_wire(request: ChatRequest, model: str, *, default_max_tokens: int = 4096)
     return wire
 
 
-def usage_from_wire(usage: WireUsage | MessageDeltaUsage, base: Usage | None = None) -> Usage:
+def usage_from_wire(usage: dict[str, Any] | None, base: Usage | None = None) -> Usage:
     """Asahi's usage from Anthropic's, whose `input_tokens` leaves out cache reads and writes.
 
     A stream's message_delta may omit input counts; `base` (from message_start) fills them in.
     """
     base = base or Usage()
-    read = usage.cache_read_input_tokens
-    write = usage.cache_creation_input_tokens
+    usage = usage or {}
+    read = usage.get("cache_read_input_tokens")
+    write = usage.get("cache_creation_input_tokens")
     read = base.cached_input_tokens if read is None else read
     write = base.cache_write_tokens if write is None else write
-    uncached = usage.input_tokens
+    uncached = usage.get("input_tokens")
     total = base.input_tokens if uncached is None else uncached + read + write
-    return Usage(input_tokens=total, output_tokens=usage.output_tokens, cached_input_tokens=read,
+    return Usage(input_tokens=total, output_tokens=usage.get("output_tokens") or 0, cached_input_tokens=read,
                  cache_write_tokens=write)
 
 
@@ -169,21 +167,23 @@ _FINISH: dict[str, FinishReason] = {
 }
 
 
-def result_from_wire(message: WireMessage, provider: str = "anthropic") -> ChatResult:
+def result_from_wire(message: dict[str, Any], provider: str = "anthropic") -> ChatResult:
+    """A `message` body, read as plain JSON: building the SDK's models for it costs more than the rest of the
+    gateway's work on a request."""
     parts: list[Part] = []
     calls: list[ToolCall] = []
-    for block in message.content:
-        if block.type == "text":
-            parts.append(TextPart(block.text))
-        elif block.type == "tool_use":
-            calls.append(ToolCall(block.id, block.name, orjson.dumps(block.input).decode()))
-    finish = _FINISH.get(message.stop_reason or "", "stop")
+    for block in message.get("content") or []:
+        if block.get("type") == "text":
+            parts.append(TextPart(block.get("text") or ""))
+        elif block.get("type") == "tool_use":
+            calls.append(ToolCall(block["id"], block["name"], orjson.dumps(block.get("input") or {}).decode()))
+    finish = _FINISH.get(message.get("stop_reason") or "", "stop")
     return ChatResult(
-        id=message.id,
-        model=message.model,
+        id=message.get("id", ""),
+        model=message.get("model", ""),
         provider=provider,
         choices=[Choice(0, Message("assistant", parts, calls), finish)],
-        usage=usage_from_wire(message.usage),
+        usage=usage_from_wire(message.get("usage")),
         created=int(time.time()),  # Anthropic sends no creation time; OpenAI clients expect a real one
     )
 
@@ -196,25 +196,27 @@ class EventTranslator:
         self._finish: FinishReason = "stop"
         self._tools: dict[int, int] = {}  # content block index -> tool_index
 
-    def translate(self, event: RawMessageStreamEvent) -> list[StreamEvent]:
-        if event.type == "message_start":
-            self._usage = usage_from_wire(event.message.usage)
-        elif event.type == "content_block_start":
-            block = event.content_block
-            if block.type == "tool_use":
-                tool_index = self._tools[event.index] = len(self._tools)
-                return [ToolCallDelta(0, tool_index, block.id, block.name, "")]
-            if block.type == "text" and block.text:
-                return [TextDelta(0, block.text)]
-        elif event.type == "content_block_delta":
-            delta = event.delta
-            if delta.type == "text_delta":
-                return [TextDelta(0, delta.text)]
-            if delta.type == "input_json_delta" and event.index in self._tools:
-                return [ToolCallDelta(0, self._tools[event.index], None, None, delta.partial_json)]
-        elif event.type == "message_delta":
-            self._usage = usage_from_wire(event.usage, self._usage)
-            self._finish = _FINISH.get(event.delta.stop_reason or "", "stop")
-        elif event.type == "message_stop":
+    def translate(self, event: dict[str, Any]) -> list[StreamEvent]:
+        """One stream event, read as plain JSON for the same reason as `result_from_wire`."""
+        kind = event.get("type")
+        if kind == "message_start":
+            self._usage = usage_from_wire((event.get("message") or {}).get("usage"))
+        elif kind == "content_block_start":
+            block = event.get("content_block") or {}
+            if block.get("type") == "tool_use":
+                tool_index = self._tools[event.get("index", 0)] = len(self._tools)
+                return [ToolCallDelta(0, tool_index, block.get("id"), block.get("name"), "")]
+            if block.get("type") == "text" and block.get("text"):
+                return [TextDelta(0, block["text"])]
+        elif kind == "content_block_delta":
+            delta = event.get("delta") or {}
+            if delta.get("type") == "text_delta":
+                return [TextDelta(0, delta.get("text") or "")]
+            if delta.get("type") == "input_json_delta" and event.get("index") in self._tools:
+                return [ToolCallDelta(0, self._tools[event["index"]], None, None, delta.get("partial_json") or "")]
+        elif kind == "message_delta":
+            self._usage = usage_from_wire(event.get("usage"), self._usage)
+            self._finish = _FINISH.get((event.get("delta") or {}).get("stop_reason") or "", "stop")
+        elif kind == "message_stop":
             return [FinishEvent(0, self._finish), UsageEvent(self._usage)]
         return []
