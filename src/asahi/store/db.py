@@ -22,7 +22,11 @@ def database_url(settings: Settings) -> str:
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers proceed while the ledger writer commits; foreign keys are off by default in SQLite.
+    # In WAL mode, synchronous=NORMAL stops each commit from waiting for the disk (it halved the cost of storing
+    # a tier 2 entry): a power cut can lose the last commits but never corrupts the file, the same durability
+    # the ledger's in-memory batching already has.
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
