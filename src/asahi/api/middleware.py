@@ -6,7 +6,7 @@ streaming responses.
 
 from __future__ import annotations
 
-import uuid
+import random
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,7 +15,10 @@ from asahi.observability.logging import request_id_var
 
 
 def new_request_id() -> str:
-    return "req_" + uuid.uuid4().hex
+    # 128 random bits, as uuid4 has, without its os.urandom call: a system call that releases the interpreter
+    # lock, so under load every request waited there for the ledger's and the embedder's threads. An id is only
+    # ever looked up within its own org, so it needs to be unique, not unpredictable; `random` reseeds in forks.
+    return f"req_{random.getrandbits(128):032x}"
 
 
 class RequestContext:

@@ -76,6 +76,8 @@ class RedisExactCache:
         batch, self._waiting = self._waiting[: self.MAX_BATCH], self._waiting[self.MAX_BATCH :]
         try:
             values = await self._script(keys=[HITS_KEY, MISSES_KEY, *(key for key, _ in batch)])
+            if not isinstance(values, list) or len(values) != len(batch):
+                raise CacheUnavailable(f"tier 1 read: expected {len(batch)} values, got {type(values).__name__}")
         except BaseException as exc:  # any Redis failure means "go on uncached", for every request in the batch
             for _, future in batch:
                 if not future.done():
