@@ -84,7 +84,8 @@ def evaluate(
     # estimated from the prompt and the predicted answer length, never from the row's recorded cost.
     runs = [cross_validated_scores(examples, x, prices, seed=seed) for seed in range(seeds)]
     # The product's own operating point: each family's λ for a 95% floor, calibrated on the same held-out scores
-    # (every set with 100+ rows of the family keeping the floor, as `asahi router train` does), applied to every row.
+    # (every set with 100+ rows of the family keeping the floor as a whole, as `asahi router train` does), applied
+    # to every row.
     family = family_of(examples)
     floor = int(np.flatnonzero(np.isclose(FLOORS, 0.95))[0])
     lambdas = [calibrate(examples, scores)[:, floor][family] for scores in runs]
@@ -212,8 +213,9 @@ def main(argv: list[str] | None = None) -> int:
             "keeping at least 95% of its quality, read from the best point of the held-out cost–quality curve "
             "(rows ranked by expected quality loss per token saved, the saving estimated from the prompt and the "
             "predicted answer length); random mixing is its expected value. The last column is where the "
-            "product's own rule lands: each prompt family's λ for a 95% floor, calibrated on these held-out "
-            "scores so that each of MMLU, GSM8K and Arena keeps it, applied to each set (mean over fold seeds).",
+            "product's own rule lands: each prompt family's λ for a 95% floor (multiple choice, word problems, "
+            "other open prompts), calibrated on these held-out scores so that MMLU, GSM8K and Arena each keep it "
+            "as a whole, applied to each set (mean over fold seeds).",
             "![cost against quality](routing-curve.png)" if plotted else "(matplotlib not installed: no curve)",
         ]
     )

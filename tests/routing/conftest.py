@@ -10,7 +10,7 @@ import pytest
 
 from asahi.routing.catalog import Catalog
 from asahi.routing.features import FEATURE_NAMES
-from asahi.routing.learned import FamilyModel, LearnedRouter
+from asahi.routing.learned import FAMILIES, FamilyModel, LearnedRouter
 
 MODELS = {
     "big": {
@@ -69,13 +69,13 @@ def constant_family(loss: float, answer_tokens: float = 100.0) -> FamilyModel:
 
 
 def fixed_router(loss: float, threshold: float = 0.001, answer_tokens: float = 100.0) -> LearnedRouter:
-    """Predicts `loss` and `answer_tokens` for every prompt, of either family; λ = `threshold` for every floor."""
+    """Predicts `loss` and `answer_tokens` for every prompt, of any family; λ = `threshold` for every floor."""
     family = constant_family(loss, answer_tokens)
     return LearnedRouter(
         embedder="test",
-        families=(family, family),
+        families=(family,) * len(FAMILIES),
         floors=np.array([0.8, 1.0]),
-        thresholds=np.full((2, 2), threshold),
+        thresholds=np.full((len(FAMILIES), 2), threshold),
     )
 
 

@@ -11,7 +11,15 @@ from asahi.routing.cost import (
     estimate_tokens,
     expected_output_tokens,
 )
-from asahi.routing.features import FEATURE_NAMES, is_multiple_choice, text_features
+from asahi.routing.features import (
+    CHOICE,
+    FEATURE_NAMES,
+    OPEN,
+    WORD_PROBLEM,
+    is_multiple_choice,
+    prompt_family,
+    text_features,
+)
 
 
 def test_token_estimate_is_len_over_four_rounded_up() -> None:
@@ -54,3 +62,24 @@ def test_multiple_choice_is_told_from_the_text() -> None:
     assert is_multiple_choice("Pick one:\n(a) red\n(b) blue")
     assert not is_multiple_choice("Natalia sold 48 clips in April. How many in May?")
     assert not is_multiple_choice("A. Smith wrote this letter.\nPlease summarise it.")  # one lettered line only
+
+
+@pytest.mark.parametrize(
+    ("text", "family"),
+    [
+        ("James runs 3 sprints 3 times a week, 60 meters each. How many meters does he run?", WORD_PROBLEM),
+        ("Toulouse has twice as many sheep as Charleston. How many if Charleston has 20?", WORD_PROBLEM),
+        ("A firm bought $400000 of equipment; 40% was faulty. Calculate what the rest cost.", WORD_PROBLEM),
+        ("Suppose I have 12 eggs. I drop 2 and eat 5. How many eggs do I have left?", WORD_PROBLEM),
+        ("What is 2 + 2?\nA. 3\nB. 4\nC. 5\nD. 6\nAnswer:", CHOICE),  # options first: a numeric MC question
+        ("Tell me about the history of Kyoto.", OPEN),
+        ("How many people live in Tokyo?", OPEN),  # asks for a number but gives none
+        ("What caused World War 1, and how did it lead to the events of 1914?", OPEN),  # numbers, no quantity asked
+        ("Summarise the 2019 report in 3 bullet points.", OPEN),  # numbers, no question
+        ("Fix this: each item costs 3.\n```python\ndef total(n):\n    return 3 * n\n```\nWhat is the total?", OPEN),
+        ("Rank these:\n1. Paris\n2. Rome\n3. Oslo\nWhich city has the largest number of museums?", OPEN),
+        ("Bob has 3 cats and 4 dogs. How many pets does he have? " + "Some context. " * 150, OPEN),  # too long
+    ],
+)
+def test_prompt_family_is_told_from_the_text(text: str, family: int) -> None:
+    assert prompt_family(text) == family

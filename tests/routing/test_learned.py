@@ -31,17 +31,29 @@ def test_saving_is_in_output_tokens_of_the_strong_model() -> None:
 
 def test_threshold_takes_the_stricter_calibrated_floor() -> None:
     family = constant_family(0.1)
-    table = np.array([[0.003, 0.002, 0.0005], [0.03, 0.02, 0.005]])  # open, then multiple choice
-    model = LearnedRouter("test", (family, family), np.array([0.9, 0.95, 0.99]), table)
+    table = np.array([[0.003, 0.002, 0.0005], [0.03, 0.02, 0.005], [0.3, 0.2, 0.05]])  # open, choice, word problem
+    model = LearnedRouter("test", (family, family, family), np.array([0.9, 0.95, 0.99]), table)
     assert model.threshold(0.95, 0) == pytest.approx(0.002)
     assert model.threshold(0.95, 1) == pytest.approx(0.02)
     assert model.threshold(0.96, 0) == pytest.approx(0.0005)  # between floors: the stricter one
     assert model.threshold(0.5, 0) == pytest.approx(0.003)  # below the range: the loosest
     assert model.threshold(1.0, 1) == pytest.approx(0.005)  # above it: the strictest
+    assert model.threshold(0.95, 2) == pytest.approx(0.2)
 
 
 def test_assess_reports_the_family_it_judged_by() -> None:
-    model = LearnedRouter("test", (constant_family(0.1), constant_family(0.3)), np.array([0.9]), np.zeros((2, 1)))
+    families = (constant_family(0.1), constant_family(0.3), constant_family(0.5))
+    model = LearnedRouter("test", families, np.array([0.9]), np.zeros((3, 1)))
     vector = np.zeros(384, np.float32)
     assert model.assess(vector, "Why?") == pytest.approx((0.1, 100.0, 0))
     assert model.assess(vector, "Why?\nA. yes\nB. no") == pytest.approx((0.3, 100.0, 1))
+    problem = "Tom has 3 apples and buys 4 more. How many apples does he have?"
+    assert model.assess(vector, problem) == pytest.approx((0.5, 100.0, 2))
+
+
+def test_a_model_needs_one_predictor_and_one_threshold_row_per_family() -> None:
+    family = constant_family(0.1)
+    with pytest.raises(ValueError, match="per family"):
+        LearnedRouter("test", (family, family), np.array([0.9]), np.zeros((2, 1)))  # a two-family model file
+    with pytest.raises(ValueError, match="per family"):
+        LearnedRouter("test", (family, family, family), np.array([0.9]), np.zeros((2, 1)))

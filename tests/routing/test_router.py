@@ -188,8 +188,8 @@ def test_budget_overrides_the_floor_with_a_reason(catalog: Catalog, learned: Cal
 
 def test_quality_preference_moves_the_floor(catalog: Catalog) -> None:
     family = constant_family(0.03)
-    thresholds = np.tile([0.002, 0.001, 0.0001], (2, 1))  # a higher floor allows less loss per token saved
-    learned = LearnedRouter("test", (family, family), np.array([0.85, 0.9, 0.99]), thresholds)
+    thresholds = np.tile([0.002, 0.001, 0.0001], (3, 1))  # a higher floor allows less loss per token saved
+    learned = LearnedRouter("test", (family,) * 3, np.array([0.85, 0.9, 0.99]), thresholds)
     router = Router(catalog, learned)
     low = router.route(request(), POLICY, RoutingPreferences(quality="low"), embedding=EMBEDDING)
     high = router.route(request(), POLICY, RoutingPreferences(quality="high"), embedding=EMBEDDING)
@@ -276,7 +276,7 @@ def test_the_predicted_answer_length_is_part_of_the_saving_and_max_tokens_caps_i
 
 def test_a_route_nothing_threshold_keeps_the_baseline(catalog: Catalog) -> None:
     family = constant_family(-0.5)  # even a predicted gain does not pass λ = -inf
-    learned = LearnedRouter("test", (family, family), np.array([0.8, 1.0]), np.full((2, 2), -np.inf))
+    learned = LearnedRouter("test", (family,) * 3, np.array([0.8, 1.0]), np.full((3, 2), -np.inf))
     openai_only = OrgRoutingPolicy(allowed_models=frozenset({"big", "mid", "small"}), baseline_model="big")
     assert Router(catalog, learned).route(request(), openai_only, embedding=EMBEDDING).model == "big"
 
@@ -292,21 +292,24 @@ def test_low_latency_still_needs_the_saving_to_pay_for_the_loss(
 
 
 def test_each_family_has_its_own_threshold(catalog: Catalog) -> None:
-    # The same loss and answer length: the open family's λ lets the cheap tier in, the multiple-choice one not.
+    # The same loss and answer length: the open family's λ lets the cheap tier in, the multiple-choice one not,
+    # and the word-problem one only the mid tier.
     family = constant_family(0.02, answer_tokens=100)
-    thresholds = np.array([[0.001, 0.001], [0.0001, 0.0001]])  # open, then choice
-    router = Router(catalog, LearnedRouter("test", (family, family), np.array([0.8, 1.0]), thresholds))
+    thresholds = np.array([[0.001, 0.001], [0.0001, 0.0001], [0.0003, 0.0003]])  # open, choice, word problem
+    router = Router(catalog, LearnedRouter("test", (family,) * 3, np.array([0.8, 1.0]), thresholds))
     openai_only = OrgRoutingPolicy(allowed_models=frozenset({"big", "mid", "small"}), baseline_model="big")
     assert router.route(request("Which is right?"), openai_only, embedding=EMBEDDING).model == "small"
     choice = request("Which is right?\nA. one\nB. two")
     assert router.route(choice, openai_only, embedding=EMBEDDING).model == "big"
+    problem = request("Ann has 12 pens and gives away 5. How many pens does she have left?")
+    assert router.route(problem, openai_only, embedding=EMBEDDING).model == "mid"
 
 
 def test_a_strict_floor_still_takes_a_cheaper_model_of_the_baselines_tier(catalog: Catalog) -> None:
     # λ < 0: only predicted gains pass for lower tiers, but claude (tier 5, cheaper than big) loses nothing.
     family = constant_family(0.02)
-    learned = LearnedRouter("test", (family, family), np.array([0.8, 1.0]), np.full((2, 2), -0.001))
+    learned = LearnedRouter("test", (family,) * 3, np.array([0.8, 1.0]), np.full((3, 2), -0.001))
     assert Router(catalog, learned).route(request(), POLICY, embedding=EMBEDDING).model == "claude"
     gain = constant_family(-0.5)  # the cheap tier predicted better: small passes −0.5 ≤ −0.001 × 101
-    learned = LearnedRouter("test", (gain, gain), np.array([0.8, 1.0]), np.full((2, 2), -0.001))
+    learned = LearnedRouter("test", (gain,) * 3, np.array([0.8, 1.0]), np.full((3, 2), -0.001))
     assert Router(catalog, learned).route(request(), POLICY, embedding=EMBEDDING).model == "small"

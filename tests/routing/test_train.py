@@ -10,7 +10,7 @@ import pytest
 
 from asahi.routing.datasets import load_examples, load_prices
 from asahi.routing.features import FEATURE_NAMES, text_features
-from asahi.routing.learned import MODEL_PATH, LearnedRouter
+from asahi.routing.learned import FAMILIES, MODEL_PATH, LearnedRouter
 from asahi.routing.train import (
     CANDIDATES,
     FLOORS,
@@ -50,7 +50,7 @@ def test_train_writes_a_loadable_small_model_and_reports_held_out_figures(tmp_pa
     loss, tokens, _ = model.assess(fake_embed(["A law question"])[0], "A law question")
     assert -2.0 < loss < 2.0  # a share of the strong model's quality, either way
     assert tokens > 0
-    for family in (0, 1):
+    for family in range(len(FAMILIES)):
         assert model.threshold(0.99, family) <= model.threshold(0.95, family) <= model.threshold(0.9, family)
 
 
@@ -112,7 +112,7 @@ def test_calibrated_threshold_keeps_each_floor_and_tightens_with_it(tmp_path: Pa
     rng = np.random.default_rng(0)
     scores = -rng.uniform(0, 1, len(examples))  # minus loss per token saved
     table = calibrate(examples, scores)
-    assert table.shape == (2, len(FLOORS))
+    assert table.shape == (len(FAMILIES), len(FLOORS))
     thresholds = table[1]  # the MMLU-like rows are multiple choice
     assert np.all(np.diff(thresholds) <= 0)  # a higher floor allows less loss per token
     scored = [i for i, e in enumerate(examples) if not e.contaminated]
@@ -122,12 +122,28 @@ def test_calibrated_threshold_keeps_each_floor_and_tightens_with_it(tmp_path: Pa
         assert kept / strong >= floor - 1e-9
 
 
+def test_a_set_split_across_families_keeps_each_floor_as_a_whole(tmp_path: Path) -> None:
+    # GSM8K-like rows, a third of them reworded so they no longer read as word problems: both families' λ are
+    # calibrated on the one set, and the set must keep the floor with each row routed at its own family's λ.
+    examples = [e for e in load_examples(make_data(tmp_path, rows=300)) if e.dataset == "gsm8k"]
+    examples = [replace(e, text=f"Tell me about topic {i}.") if i % 3 == 0 else e for i, e in enumerate(examples)]
+    family = family_of(examples)
+    assert set(family) == {0, 2}
+    scores = -np.random.default_rng(1).uniform(0, 1, len(examples))
+    table = calibrate(examples, scores)
+    strong = sum(e.strong_quality for e in examples)
+    for i, floor in enumerate(FLOORS):
+        cheap = -scores <= table[family, i]
+        kept = sum(e.cheap_quality if c else e.strong_quality for e, c in zip(examples, cheap, strict=True))
+        assert kept / strong >= floor - 1e-9
+
+
 def test_shipped_model_loads() -> None:
     model = LearnedRouter.load(MODEL_PATH)
     assert model.dimension == 384
     assert model.embedder == "local:all-MiniLM-L6-v2-int8"
     assert MODEL_PATH.stat().st_size < 5_000_000  # "a few MB": the neighbours, int8
-    for family in (0, 1):
+    for family in range(len(FAMILIES)):
         assert model.threshold(0.99, family) <= model.threshold(0.95, family) <= model.threshold(0.9, family)
         assert model.threshold(0.95, family) > 0  # 95% of the strong model's quality leaves room to route cheap
 
@@ -141,7 +157,8 @@ def test_saved_model_predicts_as_before_and_keeps_families_apart(tmp_path: Path)
     tokens = np.log1p(np.where(vectors[:, 0] > 0, 1000.0, 10.0))
     choice = fit_family(x, loss, tokens, blend=0.0, temperature=0.05)  # neighbours alone
     open_ = fit_family(x, -loss, tokens, blend=0.5, temperature=0.1)  # the opposite rule, half ridge
-    model = LearnedRouter("test", (open_, choice), np.array([0.8, 1.0]), np.array([[0.01, 0.001], [0.02, 0.002]]))
+    thresholds = np.array([[0.01, 0.001], [0.02, 0.002], [0.03, 0.003]])
+    model = LearnedRouter("test", (open_, choice, open_), np.array([0.8, 1.0]), thresholds)
     model.save(tmp_path / "m.npz")
     loaded = LearnedRouter.load(tmp_path / "m.npz")
     question, options = "Which one?", "Which one?\nA. this\nB. that"

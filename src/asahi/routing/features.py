@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from itertools import islice
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +21,29 @@ _CODE = re.compile(r"```|\bdef |\bclass |\bimport |\breturn\b|\bfunction\b|#incl
 # Lettered options on their own lines: "A. ...", "(B) ...", "C) ...".
 _OPTION = re.compile(r"^\s*\(?([A-Ea-e])[.)]\s+\S", re.M)
 
+# Word problems: quantities (numerals with their units of money, percent or fraction, or number words), a
+# question or an instruction to work something out, and a word that asks for a quantity.
+_QUANTITY = re.compile(
+    r"(?<![\w.])[$£€]?\d+(?:[.,:/]\d+)*%?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"twenty|thirty|forty|fifty|hundred|thousand|twice|thrice|half|double|triple|dozen|quarter|third)\b",
+    re.I,
+)
+_ASKS = re.compile(r"\?|\b(?:calculate|compute|determine|find|work out|figure out)\b", re.I)
+_ASKS_QUANTITY = re.compile(
+    r"\bhow (?:many|much|long|far|old|fast|tall|often|high|big)\b|\b(?:total|sum|difference|average|percent|"
+    r"percentage|ratio|remaining|left|altogether|in all|combined|each|per|cost|price|profit|earns?|earned|spend|"
+    r"spent|pay|paid|value|number)\b",
+    re.I,
+)
+# Code, markup or a numbered list: a task about a text, not a problem to compute.
+_NOT_PROSE = re.compile(
+    r"```|^\s*(?:def|class|import|from|#include)\b|[{};]\s*$|=>|\bfunction\s*\(|^\s*\d+[.)]\s", re.M
+)
+WORD_PROBLEM_MAX_CHARS = 1500
+WORD_PROBLEM_MAX_LINES = 8
+
+OPEN, CHOICE, WORD_PROBLEM = 0, 1, 2  # prompt families, in the order of `learned.FAMILIES`
+
 
 def is_multiple_choice(text: str) -> bool:
     """Whether the prompt offers lettered options (A and B at least), as exam-style questions do.
@@ -29,6 +53,29 @@ def is_multiple_choice(text: str) -> bool:
     """
     letters = {m.upper() for m in _OPTION.findall(text)}
     return {"A", "B"} <= letters
+
+
+def is_word_problem(text: str) -> bool:
+    """Whether an open prompt reads as an arithmetic word problem: short prose with at least two quantities that
+    asks for a quantity ("... 3 sprints 3 times a week ... How many meters does he run?").
+
+    Its answer is a short worked solution, much shorter than a chat answer, and whether the cheap model gets it
+    right depends on the arithmetic, not on style; so word problems get their own model and threshold. Regular
+    expressions over at most `WORD_PROBLEM_MAX_CHARS` characters: microseconds per prompt.
+    """
+    if len(text) > WORD_PROBLEM_MAX_CHARS or text.count("\n") > WORD_PROBLEM_MAX_LINES:
+        return False
+    if not _ASKS.search(text) or not _ASKS_QUANTITY.search(text) or _NOT_PROSE.search(text):
+        return False
+    return sum(1 for _ in islice(_QUANTITY.finditer(text), 2)) == 2
+
+
+def prompt_family(text: str) -> int:
+    """The prompt's family, decided from its text alone at run time: `CHOICE` for lettered options,
+    `WORD_PROBLEM` for an open arithmetic word problem, `OPEN` for everything else."""
+    if is_multiple_choice(text):
+        return CHOICE
+    return WORD_PROBLEM if is_word_problem(text) else OPEN
 
 
 def text_features(text: str) -> npt.NDArray[np.float32]:

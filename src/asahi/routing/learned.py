@@ -10,9 +10,9 @@ For each prompt it predicts two things from the 384-d embedding the semantic cac
 
 Both come from kernel-weighted nearest neighbours (the stored training prompts most similar to this one);
 the loss may be blended with a ridge-regression estimate over the embedding plus a few text counts
-(`features.py`). Prompts come in two families that the text itself tells apart, multiple-choice questions
-and open requests, and each family has its own model. The blend weight and kernel width of each family were
-chosen on held-out folds of the training rows only (`train.py`).
+(`features.py`). Prompts come in three families that the text itself tells apart, multiple-choice questions,
+arithmetic word problems and other open requests, and each family has its own model. The blend weight and
+kernel width of each family were chosen on held-out folds of the training rows only (`train.py`).
 
 The decision is cost-aware: under a limit on the total quality given up, the cheapest way to spend it is to
 switch the requests that lose least per dollar saved first. So a request goes to the cheaper model when
@@ -30,11 +30,11 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from asahi.routing.features import FEATURE_NAMES, is_multiple_choice, text_features
+from asahi.routing.features import FEATURE_NAMES, prompt_family, text_features
 
 MODEL_PATH = Path(__file__).with_name("router-model.npz")
-FORMAT_VERSION = 3
-FAMILIES = ("open", "choice")  # index = is_multiple_choice(text)
+FORMAT_VERSION = 4
+FAMILIES = ("open", "choice", "word_problem")  # index = features.prompt_family(text)
 NEIGHBOURS = 100
 # A neighbour average is shrunk toward the family's mean by this much weight, so a few far neighbours never
 # decide alone.
@@ -121,19 +121,24 @@ class FamilyModel:
 @dataclass(frozen=True, slots=True)
 class LearnedRouter:
     embedder: str  # the embedder the model was trained on; vectors from any other mean nothing to it
-    families: tuple[FamilyModel, FamilyModel]  # in the order of FAMILIES
+    families: tuple[FamilyModel, ...]  # one per family, in the order of FAMILIES
     floors: Array  # quality floors, ascending ...
     # ... and, one row per family, the λ (expected loss per strong output token saved) that kept each floor on
-    # held-out rows. Per family because a multiple-choice answer is a letter and an open one a paragraph: one λ
-    # across both would route nearly every open request and almost no multiple-choice one.
+    # held-out rows. Per family because a multiple-choice answer is a letter, a word problem's a short worked
+    # solution and a chat answer a page: one λ across them would spend the whole quality budget on the longest
+    # answers and route almost no multiple-choice question or word problem.
     thresholds: Array
+
+    def __post_init__(self) -> None:
+        if len(self.families) != len(FAMILIES) or self.thresholds.shape != (len(FAMILIES), len(self.floors)):
+            raise ValueError(f"a learned router needs one model and one threshold row per family {FAMILIES}")
 
     @property
     def dimension(self) -> int:
         return len(self.families[0].weights) - len(FEATURE_NAMES)
 
     def assess(self, embedding: npt.NDArray[np.float32], text: str) -> Assessment:
-        family = int(is_multiple_choice(text))
+        family = prompt_family(text)
         x = np.concatenate([embedding.astype(np.float64), text_features(text).astype(np.float64)])[None, :]
         loss, tokens = self.families[family].predict(x)
         return Assessment(float(loss[0]), float(tokens[0]), family)
@@ -189,7 +194,7 @@ class LearnedRouter:
             )
             return cls(
                 embedder=str(data["embedder"]),
-                families=(families[0], families[1]),
+                families=families,
                 floors=data["floors"].astype(np.float64),
                 thresholds=data["thresholds"].astype(np.float64),
             )

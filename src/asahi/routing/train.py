@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from asahi.routing.datasets import EVALUATION_ONLY, Prices, RoutingExample, load_examples, load_prices
 from asahi.routing.evaluation import random_curve, router_curve, saving_at
-from asahi.routing.features import FEATURE_NAMES, is_multiple_choice, text_features
+from asahi.routing.features import FEATURE_NAMES, prompt_family, text_features
 from asahi.routing.learned import FAMILIES, LENGTH_TEMPERATURE, FamilyModel, LearnedRouter, loss_per_saving
 
 Array = npt.NDArray[np.float64]
@@ -30,6 +30,8 @@ FLOORS = np.round(np.arange(0.80, 1.0001, 0.01), 2)
 # Sets with fewer held-out rows are too noisy to calibrate on (MT-Bench has 58).
 MIN_CALIBRATION_ROWS = 100
 CALIBRATION_GRID = 4001  # candidate thresholds: quantiles of the held-out scores
+# Families are calibrated in turn, each against the others' current λ, until no λ moves or this many rounds.
+CALIBRATION_PASSES = 5
 INNER_FOLDS = 3
 # (ridge weight, kernel width) pairs tried per family, simplest first: the ridge estimate alone, blends, then
 # the neighbours alone at two widths. Chosen per family on training rows only (`fit_router_family`).
@@ -109,7 +111,7 @@ def trainable(examples: Sequence[RoutingExample]) -> npt.NDArray[np.bool_]:
 
 def family_of(examples: Sequence[RoutingExample]) -> npt.NDArray[np.int_]:
     """Each row's family index into `FAMILIES`, from its text alone, as the router decides at run time."""
-    return np.array([int(is_multiple_choice(e.text)) for e in examples])
+    return np.array([prompt_family(e.text) for e in examples])
 
 
 def fit_family(x: Array, loss: Array, log_tokens: Array, blend: float, temperature: float) -> FamilyModel:
@@ -166,20 +168,24 @@ def fit_router_family(
     return fit_family(x[rows], quality_loss(examples, rows), log_answer_tokens(examples, rows), blend, temperature)
 
 
+# The families whose rows train each family's predictor, in the order of `FAMILIES`.
+TRAINING_POOLS = ((0, 2), (1,), (0, 2))
+
+
 def _family_rows(can_train: npt.NDArray[np.bool_], family: npt.NDArray[np.int_], f: int) -> npt.NDArray[np.int_]:
     """A family's training rows; a family too small to learn from borrows every trainable row."""
-    own = can_train & (family == f)
+    own = can_train & np.isin(family, TRAINING_POOLS[f])
     return np.flatnonzero(own if own.sum() >= MIN_FAMILY_ROWS else can_train)
 
 
 def fit_router(
     examples: Sequence[RoutingExample], x: Array, rows: npt.NDArray[np.bool_], prices: Prices, seed: int = 0
-) -> tuple[FamilyModel, FamilyModel]:
+) -> tuple[FamilyModel, ...]:
+    """One model per family, in the order of `FAMILIES`, each fitted on that family's `rows`."""
     family = family_of(examples)
-    open_, choice = (
+    return tuple(
         fit_router_family(examples, _family_rows(rows, family, f), x, prices, seed) for f in range(len(FAMILIES))
     )
-    return open_, choice
 
 
 def cross_validated_predictions(
@@ -218,42 +224,75 @@ def calibrate(examples: Sequence[RoutingExample], scores: Array) -> Array:
     """For each family and each floor in `FLOORS`, the largest λ whose routing kept that floor on held-out rows.
 
     `scores` are `cross_validated_scores` (minus loss per token saved), so a row goes cheap at λ when
-    -score ≤ λ. Within a family, every trained set with enough of its rows (all of them when none has) must
-    keep the floor, not merely their average: open requests span word problems with short answers and chat
-    with long ones, and an average would let the chat fall well below the floor to save on its long answers.
-    A family with no rows at all borrows the table of all rows. λ is scanned from the strictest so a lucky dip
-    further on never counts; -inf means "route nothing". Returns one row per family.
+    -score ≤ λ. A family is calibrated on the trained sets with enough of its rows (all sets with any of them
+    when none has), and every one of those sets must keep the floor, not merely their average: open requests
+    span short and long answers, and an average would let the chat fall well below the floor to save on its
+    long answers. A set keeps the floor as a whole: its rows of the other families go cheap at their own
+    family's λ for the same floor (GSM8K's few prompts that do not read as word problems follow the open λ,
+    Arena's few word problems the word-problem λ). As the families' λ depend on each other they are
+    calibrated in turn, starting from "route nothing", until none moves. A family with no calibration rows
+    borrows the table of all rows. λ is scanned from the strictest so a lucky dip further on never counts;
+    -inf means "route nothing". Returns one row per family.
     """
     family = family_of(examples)
-    pooled = _calibrate_rows(examples, -scores, np.ones(len(examples), dtype=bool))
-    return np.stack(
-        [
-            _calibrate_rows(examples, -scores, family == f) if (family == f).any() else pooled
-            for f in range(len(FAMILIES))
-        ]
-    )
+    ratio = -scores
+    strong = np.array([e.strong_quality for e in examples])
+    change = np.array([e.cheap_quality - e.strong_quality for e in examples])
+    sets = [scored_rows(examples, n) for n in sorted({e.dataset for e in examples} - EVALUATION_ONLY)]
+    everything = np.ones(len(examples), dtype=bool)
+    pooled_sets = _calibration_sets(sets, everything)
+    pooled = _calibrate_rows(ratio, strong, change, pooled_sets, everything, np.zeros((len(pooled_sets), len(FLOORS))))
+    own = [_calibration_sets(sets, family == f) for f in range(len(FAMILIES))]
+    table = np.stack([np.full(len(FLOORS), -np.inf) if own[f] else pooled for f in range(len(FAMILIES))])
+    for _ in range(CALIBRATION_PASSES):
+        previous = table.copy()
+        for f, calibration_sets in enumerate(own):
+            if not calibration_sets:
+                continue
+            members = family == f
+            fixed = np.zeros((len(calibration_sets), len(FLOORS)))
+            for j, rows in enumerate(calibration_sets):
+                others = rows & ~members  # routed at their own family's λ, floor by floor
+                cheap = ratio[others][:, None] <= table[family[others]]
+                fixed[j] = (change[others][:, None] * cheap).sum(axis=0)
+            # A higher floor never allows more loss per token than a lower one.
+            table[f] = np.minimum.accumulate(_calibrate_rows(ratio, strong, change, calibration_sets, members, fixed))
+        if np.array_equal(table, previous):
+            break
+    return table
 
 
-def _calibrate_rows(examples: Sequence[RoutingExample], ratio: Array, rows: npt.NDArray[np.bool_]) -> Array:
-    masks = [rows & scored_rows(examples, n) for n in sorted({e.dataset for e in examples} - EVALUATION_ONLY)]
-    masks = [m for m in masks if m.sum() >= MIN_CALIBRATION_ROWS] or [m for m in masks if m.any()]
-    finite = np.concatenate([ratio[m][np.isfinite(ratio[m])] for m in masks] + [np.zeros(0)])
+def _calibration_sets(sets: list[npt.NDArray[np.bool_]], members: npt.NDArray[np.bool_]) -> list[npt.NDArray[np.bool_]]:
+    """The sets (their scored rows) a family is calibrated on: those with enough of its rows, else any of them."""
+    return [s for s in sets if (s & members).sum() >= MIN_CALIBRATION_ROWS] or [s for s in sets if (s & members).any()]
+
+
+def _calibrate_rows(
+    ratio: Array,
+    strong: Array,
+    change: Array,
+    sets: list[npt.NDArray[np.bool_]],
+    members: npt.NDArray[np.bool_],
+    fixed: Array,
+) -> Array:
+    """The largest λ per floor at which routing the `members` rows of each set (cheap when ratio ≤ λ) keeps
+    the floor on the whole set, `fixed[j]` (per floor) being the quality change of set j's other rows."""
+    finite = np.concatenate([ratio[s & members][np.isfinite(ratio[s & members])] for s in sets] + [np.zeros(0)])
     if not finite.size:
         return np.full(len(FLOORS), -np.inf)
     grid = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, CALIBRATION_GRID)))
-    shares = []
-    for mask in masks:
-        selected = [e for e, m in zip(examples, mask, strict=True) if m]
-        order = np.argsort(ratio[mask], kind="stable")
-        strong = np.array([r.strong_quality for r in selected])
-        change = np.array([r.cheap_quality - r.strong_quality for r in selected])[order]
-        gained = np.concatenate([[0.0], np.cumsum(change)])
-        routed = np.searchsorted(ratio[mask][order], grid, side="right")  # rows with ratio ≤ λ
-        shares.append((strong.sum() + gained[routed]) / strong.sum())
-    quality = np.min(shares, axis=0)  # every set keeps the floor, not just their average
+    quality = np.full((len(FLOORS), len(grid)), np.inf)
+    for rows, other in zip(sets, fixed, strict=True):
+        mine = rows & members
+        order = np.argsort(ratio[mine], kind="stable")
+        gained = np.concatenate([[0.0], np.cumsum(change[mine][order])])
+        routed = np.searchsorted(ratio[mine][order], grid, side="right")  # rows with ratio ≤ λ
+        total = strong[rows].sum()
+        share = (total + other[:, None] + gained[routed][None, :]) / total
+        quality = np.minimum(quality, share)  # every set keeps the floor, not just their average
     thresholds = []
-    for floor in FLOORS:
-        failing = np.flatnonzero(quality < floor)
+    for floor, kept in zip(FLOORS, quality, strict=True):
+        failing = np.flatnonzero(kept < floor)
         if not failing.size:
             thresholds.append(float(grid[-1]))
         else:
