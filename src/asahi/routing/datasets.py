@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,30 +92,15 @@ def _rows(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
-def _mmlu(path: Path, prices: Prices) -> Iterator[RoutingExample]:
+def _correctness(
+    name: str, path: Path, prices: Prices, answer_tokens: Callable[[dict[str, Any]], tuple[int, int]]
+) -> Iterator[RoutingExample]:
+    """Rows that record whether each model answered correctly; `answer_tokens` gives (cheap, strong) answer sizes."""
     for row in _rows(path):
         tokens = estimate_tokens(row["prompt"])
+        cheap_out, strong_out = answer_tokens(row)
         yield RoutingExample(
-            "mmlu",
-            row["prompt"],
-            float(row["correct_mixtral_8x7b"]),
-            float(row["correct_gpt4_1106"]),
-            prices.cheap(tokens, MMLU_OUTPUT_TOKENS),
-            prices.strong(tokens, MMLU_OUTPUT_TOKENS),
-            bool(row["contaminated"]),
-            tokens,
-            MMLU_OUTPUT_TOKENS,
-            MMLU_OUTPUT_TOKENS,
-        )
-
-
-def _gsm8k(path: Path, prices: Prices) -> Iterator[RoutingExample]:
-    for row in _rows(path):
-        tokens = estimate_tokens(row["prompt"])
-        cheap_out = estimate_tokens(row["response_mixtral_8x7b"])
-        strong_out = estimate_tokens(row["response_gpt4_1106"])
-        yield RoutingExample(
-            "gsm8k",
+            name,
             row["prompt"],
             float(row["correct_mixtral_8x7b"]),
             float(row["correct_gpt4_1106"]),
@@ -126,6 +111,17 @@ def _gsm8k(path: Path, prices: Prices) -> Iterator[RoutingExample]:
             cheap_out,
             strong_out,
         )
+
+
+def _mmlu(path: Path, prices: Prices) -> Iterator[RoutingExample]:
+    return _correctness("mmlu", path, prices, lambda _row: (MMLU_OUTPUT_TOKENS, MMLU_OUTPUT_TOKENS))
+
+
+def _gsm8k(path: Path, prices: Prices) -> Iterator[RoutingExample]:
+    return _correctness(
+        "gsm8k", path, prices,
+        lambda row: (estimate_tokens(row["response_mixtral_8x7b"]), estimate_tokens(row["response_gpt4_1106"])),
+    )
 
 
 def _mtbench(path: Path, prices: Prices) -> Iterator[RoutingExample]:
