@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -18,7 +17,7 @@ from operator import attrgetter
 from typing import Any
 
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asahi.observability.metrics import Metrics
 from asahi.store.tables import usage_records
@@ -72,7 +71,7 @@ class _Statement:
 
     def parameters(self, row: UsageRow) -> tuple[object, ...]:
         values = list(self._values(row))
-        for i, limit in self._clip:
+        for i, limit in self._clip:  # a caller-supplied name must never make a row unwritable
             value = values[i]
             if isinstance(value, str) and len(value) > limit:
                 values[i] = value[:limit]
@@ -82,32 +81,14 @@ class _Statement:
         return tuple(values)
 
 
-@functools.cache
-def _statement(dialect: Dialect) -> _Statement | None:
+def _statement(dialect: Dialect) -> _Statement:
     compiled = usage_records.insert().compile(dialect=dialect, column_keys=list(_FIELDS))
-    if not compiled.positiontup:  # a driver with named parameters: leave it to SQLAlchemy
-        return None
+    # Both supported drivers (aiosqlite, asyncpg; settings accept no other) take positional parameters.
+    if not compiled.positiontup:
+        raise RuntimeError(f"the {dialect.name} driver takes named parameters; the ledger expects positional ones")
     names = tuple(compiled.positiontup)
     types = (usage_records.c[name].type.dialect_impl(dialect) for name in names)
     return _Statement(str(compiled), names, tuple(t.bind_processor(dialect) for t in types))
-
-
-def _columns(row: UsageRow) -> dict[str, object]:
-    # Flat fields only: cheaper than dataclasses.asdict, which deep-copies.
-    columns = {name: getattr(row, name) for name in _FIELDS}
-    for name, limit in _LIMITS.items():  # a caller-supplied name must never make a row unwritable
-        value = columns[name]
-        if isinstance(value, str) and len(value) > limit:
-            columns[name] = value[:limit]
-    return columns
-
-
-async def _execute(connection: AsyncConnection, rows: list[UsageRow]) -> None:
-    statement = _statement(connection.dialect)
-    if statement is None:
-        await connection.execute(usage_records.insert(), [_columns(row) for row in rows])
-        return
-    await connection.exec_driver_sql(statement.sql, [statement.parameters(row) for row in rows])
 
 
 class LedgerWriter:
@@ -116,6 +97,7 @@ class LedgerWriter:
         interval: float = 0.25,
     ) -> None:
         self._engine = engine
+        self._statement = _statement(engine.dialect)
         self._metrics = metrics
         self._queue: asyncio.Queue[UsageRow] = asyncio.Queue(max_queue)
         self._batch_size = batch_size
@@ -146,7 +128,7 @@ class LedgerWriter:
 
     async def _insert(self, rows: list[UsageRow]) -> None:
         async with self._engine.begin() as connection:
-            await _execute(connection, rows)
+            await connection.exec_driver_sql(self._statement.sql, [self._statement.parameters(r) for r in rows])
 
     async def _write(self, batch: list[UsageRow]) -> None:
         for attempt in range(3):
