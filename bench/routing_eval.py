@@ -22,9 +22,16 @@ import numpy as np
 import numpy.typing as npt
 
 from asahi.embeddings.local import LocalEmbedder
-from asahi.routing.datasets import EVALUATION_ONLY, Prices, RoutingExample, load_examples, load_prices
-from asahi.routing.evaluation import Curve, random_curve, router_curve, saving_at
-from asahi.routing.train import FLOORS, calibrate, cross_validated_scores, design_matrix, family_of, scored_rows
+from asahi.routing.training.datasets import EVALUATION_ONLY, Prices, RoutingExample, load_examples, load_prices
+from asahi.routing.training.evaluation import Curve, random_curve, router_curve, saving_at
+from asahi.routing.training.train import (
+    FLOORS,
+    calibrate,
+    cross_validated_scores,
+    design_matrix,
+    family_of,
+    scored_rows,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- routing-eval:start -->", "<!-- routing-eval:end -->"

@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from asahi.cache.semantic import SemanticCache
-from asahi.cache.semantic_vetoes import DEFAULT_VETOES, VETOES
+from asahi.cache.semantic.cache import SemanticCache
+from asahi.cache.semantic.vetoes import DEFAULT_VETOES, VETOES
 from asahi.cache.vectors.memory import MemoryVectorIndex
 from asahi.embeddings.local import LocalEmbedder
 

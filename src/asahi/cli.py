@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_keys(settings, args))
         elif args.command == "router":
             from asahi.routing.learned import MODEL_PATH
-            from asahi.routing.train import train as train_router
+            from asahi.routing.training.train import train as train_router
 
             print(train_router(args.data, args.out or MODEL_PATH))
         elif args.command == "demo":

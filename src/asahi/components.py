@@ -11,11 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asahi import redis_client
 from asahi.cache.exact import ExactCache, MemoryExactCache, RedisExactCache
-from asahi.cache.semantic import SemanticCache
-from asahi.cache.semantic_store import SemanticStore, SemanticSync
-from asahi.cache.tier2 import Tier2
+from asahi.cache.semantic.cache import SemanticCache
+from asahi.cache.semantic.store import SemanticStore, SemanticSync
+from asahi.cache.semantic.tier2 import Tier2
 from asahi.cache.vectors.factory import build_vector_index
-from asahi.choice import BASELINE_PREFERENCE, DEFAULT_PREFERENCE, ModelChooser
 from asahi.embeddings.factory import build_embedder
 from asahi.governance.auth import Authenticator
 from asahi.governance.crypto import Sealer, embedded_key
@@ -30,6 +29,7 @@ from asahi.providers.base import Provider
 from asahi.providers.registry import build_providers
 from asahi.providers.resilience import Resilience, RetryPolicy
 from asahi.routing.catalog import Catalog
+from asahi.routing.choice import BASELINE_PREFERENCE, DEFAULT_PREFERENCE, ModelChooser
 from asahi.routing.learned import LearnedRouter
 from asahi.routing.router import Router
 from asahi.settings import Settings, SettingsError

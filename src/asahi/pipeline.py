@@ -21,9 +21,8 @@ from asahi.cache import codec
 from asahi.cache.exact import CacheUnavailable, ExactCache
 from asahi.cache.keys import request_fingerprint, tier1_key
 from asahi.cache.prefix import apply_prefix_caching
-from asahi.cache.tier2 import Probe, Tier2
+from asahi.cache.semantic.tier2 import Probe, Tier2
 from asahi.call import CacheStatus, Call, Outcome
-from asahi.choice import Choice, ModelChooser
 from asahi.domain import ChatRequest, ChatResult, StreamEvent, Usage
 from asahi.errors import AsahiError, BadRequest, RateLimited
 from asahi.governance.policy import OrgPolicy, PolicyStore
@@ -31,9 +30,10 @@ from asahi.governance.ratelimit import RateLimiter
 from asahi.ledger import pricing
 from asahi.ledger.recorder import LedgerWriter, UsageRow
 from asahi.observability.metrics import Metrics
-from asahi.providers.base import Provider
+from asahi.providers.base import Account, Provider
 from asahi.providers.resilience import Prepare, Resilience
 from asahi.routing.catalog import ModelInfo
+from asahi.routing.choice import Choice, ModelChooser
 from asahi.routing.cost import estimate_input_tokens, estimate_tokens
 from asahi.streaming import StreamAccumulator, events_from_result
 
@@ -174,7 +174,8 @@ class Pipeline:
         upstream_started = time.perf_counter()
         try:
             result, attempts = await self.resilience.complete(
-                self._chain(choice), call.request, self._deadline(), _prefix_caching(call.org_id)
+                self._chain(choice), call.request, self._deadline(), _prefix_caching(call.org_id),
+                Account(call.org_id),
             )
         except AsahiError as exc:
             self._failed(call, choice, exc, time.perf_counter() - upstream_started)
@@ -201,7 +202,7 @@ class Pipeline:
         try:
             handle = await self.resilience.stream(
                 self._chain(choice), call.request, self._deadline(), _prefix_caching(call.org_id),
-                idle_timeout=self._config.request_timeout,
+                idle_timeout=self._config.request_timeout, account=Account(call.org_id),
             )
         except AsahiError as exc:
             self._failed(call, choice, exc, time.perf_counter() - upstream_started)

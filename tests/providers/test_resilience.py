@@ -22,6 +22,7 @@ from asahi.domain import (
     UsageEvent,
 )
 from asahi.errors import ProviderError
+from asahi.providers.base import Account
 from asahi.providers.resilience import (
     BreakerState,
     ChainExhausted,
@@ -58,7 +59,7 @@ class FakeProvider:
     def _next(self) -> object:
         return self.script.pop(0) if self.script else "ok"
 
-    async def complete(self, request: ChatRequest, model: str) -> ChatResult:
+    async def complete(self, request: ChatRequest, model: str, account: Account | None = None) -> ChatResult:
         self.calls.append(model)
         outcome = self._next()
         if outcome == HANG:
@@ -67,7 +68,9 @@ class FakeProvider:
             raise outcome
         return result(self.name, model)
 
-    async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
+    async def stream(
+        self, request: ChatRequest, model: str, account: Account | None = None
+    ) -> AsyncIterator[StreamEvent]:
         self.calls.append(model)
         outcome = self._next()
         if outcome == HANG:

@@ -1,25 +1,39 @@
 """The interface every provider adapter implements.
 
 An adapter owns its provider's wire translation and nothing else: no caching, routing or pricing. The
-pipeline calls `complete` or `stream` with the internal request and the concrete upstream model name.
+pipeline calls `complete` or `stream` with the internal request, the concrete upstream model name, and the
+account the call goes out on.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Protocol
 
 from asahi.domain import ChatRequest, ChatResult, StreamEvent
 
 
+@dataclass(frozen=True, slots=True)
+class Account:
+    """Whose provider account a call goes out on.
+
+    `api_key` is the org's own credential for this provider (BYOK); None means the operator's configured key.
+    Provider-side state that real providers keep per account (their prompt caches) is keyed by it.
+    """
+
+    org_id: str
+    api_key: str | None = None
+
+
 class Provider(Protocol):
     name: str  # "openai", "anthropic", "simulator", or a configured compatible server's name
 
-    async def complete(self, request: ChatRequest, model: str) -> ChatResult:
+    async def complete(self, request: ChatRequest, model: str, account: Account | None = None) -> ChatResult:
         """Answer `request` with upstream `model`; raise `ProviderError` on failure."""
         ...
 
-    def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
+    def stream(self, request: ChatRequest, model: str, account: Account | None = None) -> AsyncIterator[StreamEvent]:
         """Yield the answer as events, ending with `FinishEvent`s and one `UsageEvent`.
 
         Raise `ProviderError` before the first event when the upstream refuses the call; an error after

@@ -25,7 +25,7 @@ from typing import Literal, TypeVar
 
 from asahi.domain import ChatRequest, ChatResult, StreamEvent
 from asahi.errors import ProviderError
-from asahi.providers.base import Provider
+from asahi.providers.base import Account, Provider
 from asahi.providers.upstream_errors import timeout_error
 
 Chain = Sequence[tuple[Provider, str]]
@@ -174,14 +174,15 @@ class Resilience:
         return self.clock() + seconds
 
     async def complete(
-        self, chain: Chain, request: ChatRequest, deadline: float, prepare: Prepare | None = None
+        self, chain: Chain, request: ChatRequest, deadline: float, prepare: Prepare | None = None,
+        account: Account | None = None,
     ) -> tuple[ChatResult, list[Attempt]]:
         """The first successful answer along the chain, and every attempt made to get it.
 
         `prepare` adapts the request to each link (e.g. provider-specific prompt-cache markers)."""
 
         async def call(provider: Provider, model: str) -> ChatResult:
-            return await provider.complete(prepare(request, provider, model) if prepare else request, model)
+            return await provider.complete(prepare(request, provider, model) if prepare else request, model, account)
 
         attempts: list[Attempt] = []
         result = await self._run(chain, deadline, attempts, call)
@@ -189,7 +190,7 @@ class Resilience:
 
     async def stream(
         self, chain: Chain, request: ChatRequest, deadline: float, prepare: Prepare | None = None,
-        idle_timeout: float | None = None,
+        idle_timeout: float | None = None, account: Account | None = None,
     ) -> StreamHandle:
         """Walk the chain until a stream yields its first event; the caller then sends headers naming the model.
 
@@ -201,7 +202,7 @@ class Resilience:
         opened: list[tuple[Provider, str, AsyncIterator[StreamEvent]]] = []
 
         async def first(provider: Provider, model: str) -> StreamEvent:
-            iterator = aiter(provider.stream(prepare(request, provider, model) if prepare else request, model))
+            iterator = aiter(provider.stream(prepare(request, provider, model) if prepare else request, model, account))
             try:
                 event = await anext(iterator)
             except BaseException:

@@ -31,6 +31,7 @@ from asahi.domain import (
     Usage,
     UsageEvent,
 )
+from asahi.providers.base import Account
 
 LABEL = "[asahi simulator]"
 _LABEL_TOKENS = 4
@@ -139,12 +140,14 @@ class SimulatorProvider:
         usage = Usage(input_tokens=_input_tokens(request), output_tokens=output)
         return ChatResult(f"sim-{digest.hex()[:24]}", model, self.name, choices, usage, int(time.time()))
 
-    async def complete(self, request: ChatRequest, model: str) -> ChatResult:
+    async def complete(self, request: ChatRequest, model: str, account: Account | None = None) -> ChatResult:
         if self._latency:
             await asyncio.sleep(self._latency)
         return self._answer(request, model)
 
-    async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
+    async def stream(
+        self, request: ChatRequest, model: str, account: Account | None = None
+    ) -> AsyncIterator[StreamEvent]:
         result = await self.complete(request, model)
         for choice in result.choices:
             text = choice.message.text

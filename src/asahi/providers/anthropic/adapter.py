@@ -13,6 +13,7 @@ from anthropic.types import Message as WireMessage
 from asahi.domain import ChatRequest, ChatResult, StreamEvent
 from asahi.errors import ProviderError
 from asahi.providers.anthropic.upstream import EventTranslator, result_from_wire, to_wire
+from asahi.providers.base import Account
 from asahi.providers.upstream_errors import connection_error, status_error, timeout_error
 
 # An `event: error` mid-stream reaches the SDK on a 200 response; its type says what the status would have been.
@@ -59,7 +60,7 @@ class AnthropicProvider:
             http_client=DefaultAioHttpClient() if aiohttp else DefaultAsyncHttpxClient(),
         )
 
-    async def complete(self, request: ChatRequest, model: str) -> ChatResult:
+    async def complete(self, request: ChatRequest, model: str, account: Account | None = None) -> ChatResult:
         wire = to_wire(request, model, default_max_tokens=self._default_max_tokens)
         wire.pop("stream", None)
         try:
@@ -77,7 +78,9 @@ class AnthropicProvider:
                                 provider=self.name, retryable=True)
         return result_from_wire(message, self.name)
 
-    async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
+    async def stream(
+        self, request: ChatRequest, model: str, account: Account | None = None
+    ) -> AsyncIterator[StreamEvent]:
         wire = to_wire(request, model, default_max_tokens=self._default_max_tokens)
         wire["stream"] = True
         translator = EventTranslator()

@@ -12,6 +12,7 @@ from openai.types.chat import ChatCompletion
 
 from asahi.domain import ChatRequest, ChatResult, StreamEvent, Usage, UsageEvent
 from asahi.errors import ProviderError
+from asahi.providers.base import Account
 from asahi.providers.openai.upstream import events_from_chunk, result_from_wire, to_wire
 from asahi.providers.upstream_errors import connection_error, status_error, timeout_error
 
@@ -60,7 +61,7 @@ class OpenAIProvider:
             http_client=DefaultAioHttpClient() if aiohttp else DefaultAsyncHttpxClient(),
         )
 
-    async def complete(self, request: ChatRequest, model: str) -> ChatResult:
+    async def complete(self, request: ChatRequest, model: str, account: Account | None = None) -> ChatResult:
         wire = to_wire(request, model, max_tokens_field=self._max_tokens_field)
         wire.pop("stream", None)
         wire.pop("stream_options", None)
@@ -77,7 +78,9 @@ class OpenAIProvider:
                                 provider=self.name, retryable=True) from err
         return result_from_wire(completion, self.name)
 
-    async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[StreamEvent]:
+    async def stream(
+        self, request: ChatRequest, model: str, account: Account | None = None
+    ) -> AsyncIterator[StreamEvent]:
         wire = to_wire(request, model, max_tokens_field=self._max_tokens_field)
         wire["stream"] = True
         wire["stream_options"] = {"include_usage": True}

@@ -13,7 +13,7 @@ from itertools import pairwise
 import numpy as np
 import numpy.typing as npt
 
-from asahi.routing.datasets import RoutingExample
+from asahi.routing.training.datasets import RoutingExample
 
 Curve = list[tuple[float, float]]  # (cost share, quality share) of always-strong, from all-strong to all-cheap
 

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from asahi.cache import codec
-from asahi.cache.semantic import SemanticCache, Tier2Decision, Tier2Unavailable
-from asahi.cache.semantic_compare import answers_agree
-from asahi.cache.semantic_key import Tier2Query, tier2_query
-from asahi.cache.semantic_store import SemanticStore, SemanticSync
+from asahi.cache.semantic.cache import SemanticCache, Tier2Decision, Tier2Unavailable
+from asahi.cache.semantic.compare import answers_agree
+from asahi.cache.semantic.query import Tier2Query, tier2_query
+from asahi.cache.semantic.store import SemanticStore, SemanticSync
 from asahi.domain import ChatRequest, ChatResult
 from asahi.embeddings.base import Embedder
 from asahi.observability.metrics import Metrics

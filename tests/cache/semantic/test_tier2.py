@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from asahi.cache.tier2 import Tier2
+from asahi.cache.semantic.tier2 import Tier2
 from tests.conftest import Running, SettingsFactory, start
 
 QUESTION = "How do I reset my password?"

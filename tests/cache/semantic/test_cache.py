@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from asahi.cache.semantic import SemanticCache, SemanticEntry, Tier2Unavailable
-from asahi.cache.semantic_compare import answers_agree
-from asahi.cache.semantic_policy import EntryState, OrgModel
-from asahi.cache.semantic_vetoes import names_differ, negation_differs, numbers_differ, vetoed
+from asahi.cache.semantic.cache import SemanticCache, SemanticEntry, Tier2Unavailable
+from asahi.cache.semantic.compare import answers_agree
+from asahi.cache.semantic.policy import EntryState, OrgModel
+from asahi.cache.semantic.vetoes import names_differ, negation_differs, numbers_differ, vetoed
 from asahi.cache.vectors.base import Vector, VectorMatch, VectorRecord, VectorStoreError
 from asahi.cache.vectors.memory import MemoryVectorIndex
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from asahi.routing.datasets import RoutingExample
-from asahi.routing.evaluation import random_curve, router_curve, saving_at
+from asahi.routing.training.datasets import RoutingExample
+from asahi.routing.training.evaluation import random_curve, router_curve, saving_at
 
 
 def row(cheap_q: float, strong_q: float) -> RoutingExample:

@@ -18,8 +18,8 @@ from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from asahi.cache.semantic import SemanticCache, SemanticEntry, Tier2Unavailable
-from asahi.cache.semantic_policy import EntryState
+from asahi.cache.semantic.cache import SemanticCache, SemanticEntry, Tier2Unavailable
+from asahi.cache.semantic.policy import EntryState
 from asahi.store.tables import semantic_entries, semantic_org_models
 
 log = logging.getLogger(__name__)

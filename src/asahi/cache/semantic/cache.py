@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from asahi.cache.semantic_policy import EntryState, OrgModel
-from asahi.cache.semantic_vetoes import DEFAULT_VETOES, vetoed
+from asahi.cache.semantic.policy import EntryState, OrgModel
+from asahi.cache.semantic.vetoes import DEFAULT_VETOES, vetoed
 from asahi.cache.vectors.base import Vector, VectorIndex, VectorRecord, VectorStoreError
 
 EXPLORE_FLOOR = 0.5  # below this cosine a candidate is not worth labelling: it is never a duplicate

@@ -8,10 +8,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from asahi.routing.datasets import load_examples, load_prices
 from asahi.routing.features import FEATURE_NAMES, text_features
 from asahi.routing.learned import FAMILIES, MODEL_PATH, LearnedRouter
-from asahi.routing.train import (
+from asahi.routing.training.datasets import load_examples, load_prices
+from asahi.routing.training.train import (
     CANDIDATES,
     FLOORS,
     calibrate,

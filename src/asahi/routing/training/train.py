@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from asahi.routing.datasets import EVALUATION_ONLY, Prices, RoutingExample, load_examples, load_prices
-from asahi.routing.evaluation import random_curve, router_curve, saving_at
 from asahi.routing.features import FEATURE_NAMES, prompt_family, text_features
 from asahi.routing.learned import FAMILIES, LENGTH_TEMPERATURE, FamilyModel, LearnedRouter, loss_per_saving
+from asahi.routing.training.datasets import EVALUATION_ONLY, Prices, RoutingExample, load_examples, load_prices
+from asahi.routing.training.evaluation import random_curve, router_curve, saving_at
 
 Array = npt.NDArray[np.float64]
 EmbedFn = Callable[[list[str]], npt.NDArray[np.float32]]

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from asahi.cache.semantic_key import context_key, tier2_query
+from asahi.cache.semantic.query import context_key, tier2_query
 from asahi.domain import ChatRequest, ImagePart, Message, TextPart, Tool
 
 
