@@ -28,9 +28,10 @@ log = logging.getLogger(__name__)
 class HotPath:
     """Dispatches `(method, path)` pairs straight to their endpoints, with request ids and the body limit."""
 
-    def __init__(self, routes: Mapping[tuple[str, str], Endpoint], max_body: int) -> None:
+    def __init__(self, routes: Mapping[tuple[str, str], Endpoint], max_body: int, body_timeout: float) -> None:
         self._routes = dict(routes)
         self._max_body = max_body
+        self._body_timeout = body_timeout
 
     def serves(self, scope: Scope) -> bool:
         return scope["type"] == "http" and (scope["method"], scope["path"]) in self._routes
@@ -49,13 +50,14 @@ class HotPath:
     async def _respond(self, endpoint: Endpoint, scope: Scope, receive: Receive) -> Response:
         if declared_over(scope, self._max_body):
             return Response(too_large_body(self._max_body), 413, media_type=JSON)
-        limited = LimitedReceive(receive, self._max_body)
+        limited = LimitedReceive(receive, self._max_body, self._body_timeout)
         try:
             response = await endpoint(Request(scope, limited))
         except Exception:  # the endpoints answer their own errors; this is a bug's last stop
-            if not limited.too_large:
+            if limited.refusal() is None:
                 log.exception("unhandled error on an inference route")
             response = Response(error_body("internal_error", "Internal error."), 500, media_type=JSON)
-        if limited.too_large:
-            return Response(too_large_body(self._max_body), 413, media_type=JSON)
+        refusal = limited.refusal()
+        if refusal is not None:
+            return Response(refusal[0], refusal[1], media_type=JSON)
         return response

@@ -106,12 +106,14 @@ async def infer(request: Request) -> Response:
     rid = request_id(request)
     try:
         key = await authenticate(request)
-        parsed = _parse(await read_json(request))
+        body, large = await read_json(request)
+        parsed = _parse(body)
         hints = RoutingHints(
             RoutingMode(parsed.mode()), parsed.quality_preference, parsed.latency_preference, parsed.cost_budget
         )
         flags = parsed.cache.model_dump() if parsed.cache else None
-        call = Call(rid, "infer", key, parsed.to_chat(), cache=cache_directive(request, flags), routing=hints)
+        call = Call(rid, "infer", key, parsed.to_chat(), cache=cache_directive(request, flags), routing=hints,
+                    large=large)
         outcome = await components(request).pipeline.run(call)
     except AsahiError as err:
         return Response(error_body(err.code, err.message, **err.details), err.status,

@@ -156,6 +156,21 @@ class Router:
             return None
         return next((m for m in self._served if m.name == name), None)
 
+    def check_fits(self, request: ChatRequest, policy: OrgPolicy) -> None:
+        """413 for a prompt longer than every allowed model's context: cheap, so it runs before any hashing or
+        embedding of a routed request (an explicit one is checked against its model in `route`)."""
+        allowed = self.allowed(policy)
+        if not allowed:
+            raise AsahiError(403, "no_models_allowed", "This organisation has no models allowed.")
+        estimate = estimate_input_tokens(request)
+        limit = max(m.context_window for m in allowed)
+        if estimate > limit:
+            raise AsahiError(
+                413, "context_length_exceeded",
+                f"The prompt is about {estimate} tokens; the largest context among allowed models is {limit}.",
+                details={"estimated_tokens": estimate, "limit": limit},
+            )
+
     def route(
         self,
         request: ChatRequest,

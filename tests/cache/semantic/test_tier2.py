@@ -67,6 +67,17 @@ async def test_a_paraphrase_hits_once_learned_and_reports_its_similarity(running
     assert different_system.headers["x-asahi-cache"] == "miss"
 
 
+async def test_an_answer_longer_than_the_new_max_tokens_is_not_served(running: Running) -> None:
+    org = await running.signup()
+    teach(tier2_of(running), org["org_id"])
+    first = await ask(running, org["api_key"], QUESTION)  # the simulator answers 48 tokens
+    assert first.json()["usage"]["completion_tokens"] == 48
+    short = await ask(running, org["api_key"], PARAPHRASE, max_tokens=5)
+    assert short.headers["x-asahi-cache"] == "miss"
+    roomy = await ask(running, org["api_key"], PARAPHRASE, max_tokens=200)
+    assert roomy.headers["x-asahi-cache"].startswith("t2")
+
+
 async def test_infer_reports_tier_2(running: Running) -> None:
     org = await running.signup()
     teach(tier2_of(running), org["org_id"])

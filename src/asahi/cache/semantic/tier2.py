@@ -50,11 +50,16 @@ class Tier2:
         self._background: set[asyncio.Task[None]] = set()
 
     async def probe(
-        self, org_id: str, request: ChatRequest, scope: str, *, read: bool = True, delta: float | None = None
+        self, org_id: str, request: ChatRequest, scope: str, *, read: bool = True, delta: float | None = None,
+        large: bool = False,
     ) -> Probe:
         """Embed the request once and look it up. `read` False (`no-cache`) embeds without looking up, so the
-        answer can still be stored; `delta` is the org's bound on wrong hits (None: the configured default)."""
-        query = tier2_query(org_id, request, route=scope, max_chars=self._max_chars)
+        answer can still be stored; `delta` is the org's bound on wrong hits (None: the configured default);
+        `large`: hash the context in a worker thread, off the event loop."""
+        if large:
+            query = await asyncio.to_thread(tier2_query, org_id, request, route=scope, max_chars=self._max_chars)
+        else:
+            query = tier2_query(org_id, request, route=scope, max_chars=self._max_chars)
         if query is None:
             return Probe(None, None, Tier2Decision.miss("skipped"))
         try:
@@ -72,9 +77,15 @@ class Tier2:
         return Probe(query, embedding, decision)
 
     @staticmethod
-    def answer(decision: Tier2Decision) -> codec.CachedAnswer:
+    def answer_for(decision: Tier2Decision, request: ChatRequest) -> codec.CachedAnswer | None:
+        """The hit's answer if it is one this request could have received: no longer than its `max_tokens` (its
+        stop sequences, `n` and formats are already part of the context key). None: serve it a miss."""
         assert decision.entry is not None
-        return codec.decode(decision.entry.payload)
+        answer = codec.decode(decision.entry.payload)
+        result = answer.result
+        if request.max_tokens is not None and result.usage.output_tokens > request.max_tokens:
+            return None
+        return answer
 
     def served(self, request_id: str, org_id: str, decision: Tier2Decision) -> None:
         """Remember a hit that was served, so feedback on its request id can label it."""
