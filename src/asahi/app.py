@@ -17,6 +17,7 @@ from asahi import __version__, components
 from asahi.api import (
     analytics,
     anthropic_messages,
+    dashboard,
     errors,
     feedback,
     health,
@@ -27,6 +28,7 @@ from asahi.api import (
     policy,
     signup,
 )
+from asahi.api.cors import Cors
 from asahi.api.hot_path import Endpoint, HotPath
 from asahi.api.middleware import BodyLimit, RequestContext
 from asahi.errors import AsahiError
@@ -93,7 +95,11 @@ def create_app(settings: Settings | None = None) -> Gateway:
     app.router.routes[:0] = [Route(path, endpoint, methods=[method]) for (method, path), endpoint in
                              INFERENCE_ROUTES.items()]
     max_body = int(settings.section("server").get("max_body_bytes", 4 * 1024 * 1024))
-    app.hot_path = HotPath(INFERENCE_ROUTES, max_body)
+    cors = Cors.of(settings.cors_origins)
+    app.hot_path = HotPath(INFERENCE_ROUTES, max_body, cors)
     app.add_middleware(BodyLimit, max_bytes=max_body)
     app.add_middleware(RequestContext)
+    if cors is not None:
+        cors.add_to(app)  # outermost: a 413 must be readable by the browser that asked too
+    dashboard.mount(app)
     return app

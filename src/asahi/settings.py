@@ -55,6 +55,7 @@ class Settings:
     smtp: SmtpSettings | None
     log_level: str
     environ: dict[str, str] = field(repr=False, default_factory=dict)
+    cors_origins: tuple[str, ...] = ()  # ASAHI_CORS_ORIGINS; empty: no origin beyond the API's own
 
     @property
     def is_production(self) -> bool:
@@ -125,6 +126,16 @@ def _smtp(env: dict[str, str], config: dict[str, Any]) -> SmtpSettings | None:
     )
 
 
+def _cors_origins(raw: str | None) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in (raw or "").split(",") if o.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if origin != "*" and (parts.scheme not in ("http", "https") or not parts.netloc or parts.path):
+            raise SettingsError(f"ASAHI_CORS_ORIGINS: '{origin}' is not an origin such as https://app.example.com "
+                                "(scheme and host, no path) or *")
+    return origins
+
+
 def load_config(path: Path) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(path.read_text())
@@ -178,4 +189,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         smtp=_smtp(env, config),
         log_level=log_level,
         environ=env,
+        cors_origins=_cors_origins(get("ASAHI_CORS_ORIGINS")),
     )
