@@ -47,6 +47,7 @@ def test_a_first_visit_end_to_end(page: Page) -> None:
     expect(page.get_by_test_id("result-cache")).to_contain_text("Tier 1")
     expect(page.get_by_test_id("result-cost")).to_have_text(re.compile(r"[$]\s?0[.,]00\b"))
     expect(page.get_by_test_id("result-saved")).to_have_text(MONEY)
+    expect(page.get_by_test_id("result-baseline")).to_have_text(MONEY)  # from the request's ledger row
     expect(page.get_by_test_id("history").locator("tbody tr")).to_have_count(2)
     screenshot(page, "playground")
 

@@ -79,7 +79,7 @@ export function Bars({
       <BarChart data={rows} margin={{ top: 8, right: 8, bottom: 0, left: 8 }}>
         <CartesianGrid vertical={false} stroke="var(--border)" />
         <XAxis dataKey="start" tickFormatter={(v: string) => bucketLabel(v, granularity)} {...axis} minTickGap={16} />
-        <YAxis tickFormatter={(v: number) => axisFormat(v)} allowDecimals={!integers} {...axis} width={64} />
+        <YAxis tickFormatter={(v: number) => axisFormat(v)} allowDecimals={!integers} {...axis} width={80} />
         <Tooltip
           {...tooltipStyle()}
           cursor={{ fill: "var(--panel-2)" }}
