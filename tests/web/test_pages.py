@@ -106,3 +106,22 @@ def test_an_unreachable_api_is_said_plainly(browser: Browser, gateway: str, org_
     expect(page.locator("main").get_by_role("alert")).to_contain_text("can't be reached")
     expect(page.locator("main").get_by_role("alert")).to_contain_text("http://127.0.0.1:9")
     page.context.close()
+
+
+def test_a_rate_limited_prompt_says_when_to_retry(browser: Browser, gateway: str) -> None:
+    created = httpx.post(f"{gateway}/signup", json={"org_name": f"Limited {secrets.token_hex(3)}",
+                                                    "email": "limited@example.com"}).json()
+    key = str(created["api_key"])
+    httpx.put(f"{gateway}/governance/policy", headers={"Authorization": f"Bearer {key}"},
+              json={"requests_per_minute": 1})
+    page = signed_in(browser, gateway, key)
+    page.goto("/dashboard/playground/")
+    send = page.get_by_role("button", name="Send")
+    send.click()
+    expect(page.get_by_test_id("answer")).to_contain_text("[asahi simulator]")
+    page.get_by_label("Prompt", exact=True).fill("another prompt")
+    send.click()
+    alert = page.locator("main").get_by_role("alert")
+    expect(alert).to_contain_text("Too many requests")
+    expect(alert).to_contain_text(re.compile(r"wait \d+ s before trying again"))
+    page.context.close()

@@ -28,7 +28,11 @@ export function ErrorState({ error, retryIn, onRetry }: { error: ApiError; retry
     );
   } else if (error.status === 429) {
     title = "Too many requests";
-    body = retryIn ? `The API asked us to wait. Trying again in ${retryIn} s.` : "The API asked us to wait.";
+    body = retryIn
+      ? `The API asked us to wait. Trying again in ${retryIn} s.`
+      : error.retryAfter
+        ? `The API asked us to wait ${error.retryAfter} s before trying again.`
+        : "The API asked us to wait before trying again.";
   }
   return (
     <div className="notice notice-error" role="alert">
