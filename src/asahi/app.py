@@ -18,6 +18,7 @@ from asahi import __version__, components
 from asahi.api import (
     analytics,
     anthropic_messages,
+    dashboard,
     errors,
     feedback,
     health,
@@ -28,6 +29,7 @@ from asahi.api import (
     policy,
     signup,
 )
+from asahi.api.cors import Cors
 from asahi.api.deps import components as running_components
 from asahi.api.hot_path import Endpoint, HotPath
 from asahi.api.middleware import BodyLimit, RequestContext
@@ -105,7 +107,11 @@ def create_app(settings: Settings | None = None) -> Gateway:
     app.router.routes[:0] = [Route(path, endpoint, methods=[method]) for (method, path), endpoint in
                              INFERENCE_ROUTES.items()]
     server = settings.config.server
-    app.hot_path = HotPath(INFERENCE_ROUTES, server.max_body_bytes, server.body_timeout_seconds)
+    cors = Cors.of(settings.cors_origins)
+    app.hot_path = HotPath(INFERENCE_ROUTES, server.max_body_bytes, server.body_timeout_seconds, cors)
     app.add_middleware(BodyLimit, max_bytes=server.max_body_bytes, timeout=server.body_timeout_seconds)
     app.add_middleware(RequestContext)
+    if cors is not None:
+        cors.add_to(app)  # outermost: a 413 must be readable by the browser that asked too
+    dashboard.mount(app)
     return app

@@ -77,7 +77,7 @@ def _parse(body: Any) -> InferRequest:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise BadRequest(f"{where}: {first['msg']}" if where else first["msg"]) from None
+        raise BadRequest(f"{where}: {first['msg']}" if where else first["msg"], param=where or None) from None
 
 
 def _body(outcome: Outcome) -> dict[str, Any]:
