@@ -12,9 +12,12 @@ and escalates to the strong model otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -255,3 +258,212 @@ def summarise(results: Sequence[StreamResult]) -> dict[str, object]:
 def random_saving_at(rows: Sequence[RoutingExample], quality: float) -> float:
     """What random mixing saves at the same quality share."""
     return saving_at(random_curve(rows, points=201), quality)
+
+
+def labels_needed(rows: Sequence[RoutingExample], z: float, floor: float = FLOOR) -> float:
+    """How many labels the bound needs before it lets random mixing spend half the loss budget: a router that
+    knows only the set's mean loss. (z · sd / (budget / 2))², sd that of 1{routed} · loss."""
+    strong = np.array([r.strong_quality for r in rows])
+    loss = (strong - np.array([r.cheap_quality for r in rows])) / strong.mean()
+    half = (1 - floor) / 2
+    share = min(1.0, half / max(float(loss.mean()), 1e-9))
+    variance = share * float((loss**2).mean()) - half**2
+    return float((z * np.sqrt(max(variance, 0.0)) / half) ** 2)
+
+
+def resampled_cascade(
+    rows: Sequence[AnsweredExample], costs: Sequence[tuple[float, float]], requests: int, seed: int, z: float
+) -> StreamResult:
+    """A longer word-problem stream, drawn with replacement from GSM8K: the cascade's steady state. Repeats do
+    not leak anything to it (it sees only the verifier's score and the labels it pays for)."""
+    scores = cascade_verifier_scores(rows, seed)
+    picks = np.random.default_rng(1000 + seed).integers(0, len(rows), requests)
+    return cascade_stream([rows[i] for i in picks], [costs[i] for i in picks], scores[picks], seed, z)
+
+
+def score_model(
+    model: LearnedRouter, examples: Sequence[RoutingExample], x: Array, prices: Prices
+) -> dict[str, dict[str, float]]:
+    """The model as shipped, on every row of every set: where its own 95% λ lands, and its best saving at 95%."""
+    from asahi.routing.training.evaluation import router_curve
+
+    results = {}
+    for name in sorted({e.dataset for e in examples}):
+        index = [i for i, e in enumerate(examples) if e.dataset == name]
+        rows = [examples[i] for i in index]
+        assessed = offline_assessments(model, rows, x[index])
+        saving = np.array([saving_terms(r, prices).at(a.answer_tokens) for r, a in zip(rows, assessed, strict=True)])
+        loss = np.array([a.loss for a in assessed])
+        cheap = np.array(
+            [goes_cheap(a.loss, s, model.threshold(FLOOR, a.family)) for a, s in zip(assessed, saving, strict=True)]
+        )
+        strong_q = sum(r.strong_quality for r in rows)
+        strong_c = sum(r.strong_cost for r in rows)
+        quality = sum(r.cheap_quality if c else r.strong_quality for r, c in zip(rows, cheap, strict=True)) / strong_q
+        cost = sum(r.cheap_cost if c else r.strong_cost for r, c in zip(rows, cheap, strict=True)) / strong_c
+        ratio = np.where(saving > 0, loss / np.maximum(saving, 1e-9), np.inf)
+        results[name] = {
+            "rows": float(len(rows)),
+            "quality_share": float(quality),
+            "saving": float(1 - cost),
+            "saving_at_95": saving_at(router_curve(rows, -ratio), FLOOR),
+        }
+    return results
+
+
+def online_table(results: dict[str, dict[str, object]]) -> str:
+    lines = [
+        "| set | rows | starting model | quality kept (mean, min–max) | **saving net of verification** (mean, "
+        "min–max) | requests labelled | verification cost | answered by the cheap model | random mixing at the "
+        "same quality | labels the bound needs (see below) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        q, s = r["quality_range"], r["saving_range"]
+        assert isinstance(q, tuple) and isinstance(s, tuple)
+        random = r.get("random")
+        needed = r.get("labels_needed")
+        lines.append(
+            f"| {name} | {r['rows']} | {r['start']} | {r['quality_share']:.1%} ({q[0]:.1%}–{q[1]:.1%}) "
+            f"| **{r['saving']:.1%}** ({s[0]:.1%}–{s[1]:.1%}) | {r['shadow_share']:.1%} "
+            f"| {r['verification_share']:.1%} | {r['cheap_share']:.1%} "
+            f"| {'–' if random is None else f'{random:.1%}'} | {'–' if needed is None else f'{needed:.0f}'} |"
+        )
+    return "\n".join(lines)
+
+
+def online_plot(results: dict[str, dict[str, object]], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, axes = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
+    for name, r in results.items():
+        curve = np.array(r["curve"])
+        style = "--" if "cascade" in name else "-"
+        axes[0].plot(curve[:, 0], curve[:, 1], style, label=name)
+        axes[1].plot(curve[:, 0], curve[:, 2], style, label=name)
+    axes[0].axhline(FLOOR, color="grey", linewidth=0.8, linestyle=":")
+    axes[0].set_ylabel("quality share so far")
+    axes[1].axhline(0.0, color="grey", linewidth=0.8, linestyle=":")
+    axes[1].set_ylabel("saving so far (net)")
+    axes[1].set_xlabel("share of the set's requests seen")
+    axes[0].legend(fontsize=8, ncol=2)
+    axes[0].set_title("Online routing from no labels (mean over seeds)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+RESAMPLED_REQUESTS = 5000
+CASCADE, RESAMPLED = "gsm8k (cascade)", f"gsm8k (cascade, {RESAMPLED_REQUESTS:,} resampled)"
+JSON_KEYS = {CASCADE: ("gsm8k", "cascade"), RESAMPLED: ("gsm8k", "cascade_resampled")}
+
+
+def judge_price(data_dir: Path, model: str) -> JudgePrice:
+    with (data_dir / "model_prices" / "model_prices.csv").open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["model"] == model:
+                return JudgePrice(float(row["input_usd_per_1m_tokens"]), float(row["output_usd_per_1m_tokens"]))
+    raise SystemExit(f"no price for judge model {model!r} in model_prices.csv")
+
+
+def online_section(results: dict[str, dict[str, object]], command: str, plotted: bool, z: float, judge: str) -> str:
+    return "\n\n".join(
+        [
+            "## Online routing, measured",
+            f"Command: `{command}`",
+            online_table(results),
+            "Each set is one org's traffic, streamed in a random order per seed (figures are the mean over seeds, "
+            "with the range), from no labels. The starting model is the shipped recipe trained on every other set, "
+            "so nothing was trained on the streamed set. A request picked for labelling is answered by the strong "
+            "model while the cheap one runs off the path; its label is the set's own score difference. Every "
+            "saving is net of the labels: the extra model call and, for open prompts, a judge call priced at "
+            f"{judge} (rubric, prompt and both answers in, 100 tokens out); multiple choice and word problems "
+            f"compare answers exactly, at no cost. Bounds at z = {z:g} standard errors. Cascade rows: every word "
+            "problem is answered by the cheap model first and escalated when the verifier (trained on the other "
+            "folds) and the org's calibrated threshold say so; the resampled row streams 5,000 problems drawn "
+            "with replacement from GSM8K to show the steady state. Random mixing: the share of cost it saves at "
+            "the same quality. Labels the bound needs: before it lets a router that knows only the set's mean "
+            "loss spend half the loss budget ((z · sd / 0.025)², sd that of the loss of a request so routed); a "
+            "set with fewer rows than that cannot open in one pass.",
+            "![online routing over time](routing-online.png)" if plotted else "(matplotlib not installed: no plot)",
+        ]
+    )
+
+
+def main(args: Any, command: str, embed: Callable[[list[str]], npt.NDArray[np.float32]]) -> str | None:
+    """`routing_eval.py --online` / `--model`: prints the table (or JSON) and returns the doc section, if any."""
+    from asahi.routing.training.datasets import load_examples, load_prices
+    from asahi.routing.training.train import design_matrix
+
+    examples = load_examples(args.data)
+    prices = load_prices(args.data)
+    embeddings = embed([e.text for e in examples])
+    x = design_matrix(examples, embeddings)
+    if not args.online:
+        scored = score_model(LearnedRouter.load(args.model), examples, x, prices)
+        if args.json:
+            print(json.dumps({"datasets": {name: {"model": r} for name, r in scored.items()}}))
+        else:
+            for name, r in scored.items():
+                print(
+                    f"{name}: rows {r['rows']:.0f}, at its 95% λ quality {r['quality_share']:.1%} saving "
+                    f"{r['saving']:.1%}; best saving at 95% {r['saving_at_95']:.1%}"
+                )
+        return None
+
+    judge = judge_price(args.data, args.judge_model)
+    results: dict[str, dict[str, object]] = {}
+    for name in sorted({e.dataset for e in examples}):
+        index = [i for i, e in enumerate(examples) if e.dataset == name]
+        rows = [examples[i] for i in index]
+        model = (
+            LearnedRouter.load(args.model) if args.model else unseen_model(examples, x, prices, name, args.cache)
+        )
+        assessed = offline_assessments(model, rows, x[index])
+        runs = [
+            stream(rows, assessed, embeddings[index], model, prices, judge, seed, args.z) for seed in range(args.seeds)
+        ]
+        summary = summarise(runs)
+        quality = summary["quality_share"]
+        assert isinstance(quality, float)
+        summary |= {
+            "rows": len(rows),
+            "start": args.model.name if args.model else "trained without this set",
+            "random": random_saving_at(rows, quality),
+            "labels_needed": labels_needed(rows, args.z),
+        }
+        results[name] = summary
+        if name == "gsm8k":
+            answered, costs = cascade_inputs(args.data, prices)
+            cascade_runs = [
+                cascade_stream(answered, costs, cascade_verifier_scores(answered, seed), seed, args.z)
+                for seed in range(args.seeds)
+            ]
+            results[CASCADE] = summarise(cascade_runs) | {
+                "rows": len(answered),
+                "start": "verifier trained on the other folds",
+            }
+            resampled = [
+                resampled_cascade(answered, costs, RESAMPLED_REQUESTS, seed, args.z) for seed in range(args.seeds)
+            ]
+            results[RESAMPLED] = summarise(resampled) | {
+                "rows": RESAMPLED_REQUESTS,
+                "start": "verifier trained on the other folds",
+            }
+    if args.json:
+        payload: dict[str, dict[str, object]] = {}
+        for name, r in results.items():
+            dataset, mode = JSON_KEYS.get(name, (name, "online"))
+            payload.setdefault(dataset, {})[mode] = {k: r[k] for k in ("quality_share", "saving", "shadow_share")}
+        print(json.dumps({"datasets": payload}))
+        return None
+    plotted = online_plot(results, args.docs / "routing-online.png")
+    print(online_table(results))
+    return online_section(results, command, plotted, args.z, args.judge_model)

@@ -78,10 +78,11 @@ def _evaluate(node: ast.expr) -> float:
 
 
 def arithmetic(answer: str) -> tuple[int, int]:
-    """(wrong, checked): the written-out calculations of `answer` that could be recomputed, and how many of them
-    state a result more than rounding away from the right one."""
+    """(wrong, checked): how many of the written-out calculations of `answer` that could be recomputed state a
+    result more than rounding away from the right one, and how many could be."""
     wrong = checked = 0
-    for expression, stated in _ANNOTATED.findall(answer) + _WRITTEN.findall(answer):
+    written = _WRITTEN.findall(_ANNOTATED.sub(" ", answer))  # an annotation is not checked twice
+    for expression, stated in _ANNOTATED.findall(answer) + written:
         text = expression.replace(",", "").replace("$", "").replace("×", "*").replace("x", "*").replace("÷", "/")
         result = _number(stated)
         if result is None or len(text) > MAX_EXPRESSION:
@@ -91,7 +92,10 @@ def arithmetic(answer: str) -> tuple[int, int]:
         except (SyntaxError, ValueError, ZeroDivisionError):
             continue
         checked += 1
-        if abs(value - result) > 0.01 * max(1.0, abs(result)) and abs(round(value, 2) - result) > 0.011:
+        # Wrong when off by a unit of the last decimal written or more: "401" for 400 is wrong, "3.33" for 10/3
+        # and "33" for 100/3 are rounding.
+        decimals = len(stated.rpartition(".")[2]) if "." in stated else 0
+        if abs(value - result) >= 10.0**-decimals - 1e-9:
             wrong += 1
     return wrong, checked
 

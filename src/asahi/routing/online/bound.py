@@ -67,8 +67,8 @@ def stratified_loss_bounds(
     traffic: Array, scores: Array, losses: Array, z: float = Z, prior: float = PRIOR_LABELS
 ) -> Bounds:
     """L̂(λ) and its bound at each stratum edge, when labels were picked by score: `traffic` holds the scores
-    of all recent requests, labelled or not; the strata are its quantiles. A stratum without labels counts as
-    the worst loss, so nothing above it can pass."""
+    of all recent requests, labelled or not; the strata are its quantiles. A stratum without labels cannot
+    pass, nor can anything above it."""
     if not len(traffic) or not len(scores):
         empty = np.zeros(0)
         return Bounds(empty, empty, empty)
@@ -86,6 +86,7 @@ def stratified_loss_bounds(
     spread = np.maximum((squares + pseudo * WORST_LOSS**2) / (labels + pseudo) - mean**2, 0.0)
     estimate = np.cumsum(share * np.where(labels > 0, sums / np.maximum(labels, 1), 0.0))
     upper = np.cumsum(share * mean) + z * np.sqrt(np.cumsum(share**2 * spread / (labels + pseudo)))
+    upper[np.cumsum(labels == 0) > 0] = np.inf  # no evidence in a stratum: it and all above stay closed
     return Bounds(edges, estimate, upper)
 
 

@@ -199,10 +199,7 @@ class FamilyCalibration:
         offline_centre = float(ev["offline_loss"][offline_covered].mean()) if offline_covered.any() else 0.0
         offline = np.where(offline_covered, ev["offline_loss"], offline_centre)
         design = np.stack([offline - offline_centre, neighbours - neighbours.mean()], axis=1)
-        scale = design.std(axis=0) + 1e-9
-        standard = design / scale
-        beta = np.linalg.solve(standard.T @ standard + STACK_L2 * np.eye(2), standard.T @ (y - mean)) / scale
-        beta = np.maximum(beta, 0.0)  # a higher estimate never means a lower loss
+        beta = _stack(design, y - mean)
         predicted = mean + design @ beta
         bar = coverage_bar(similarities)
         covered = similarities.max(axis=1) >= bar
@@ -255,3 +252,23 @@ class FamilyCalibration:
         calibration.refit()
         return calibration
 
+
+def _stack(design: Array, target: Array) -> Array:
+    """Ridge weights of the stacked estimates, none negative (a higher estimate never means a lower loss): the
+    best of the fits on every subset of the columns whose weights all come out non-negative. Two columns, so
+    trying the subsets is exact and cheap."""
+    scale = design.std(axis=0) + 1e-9
+    standard = design / scale
+    best, best_cost = np.zeros(design.shape[1]), float(target @ target)
+    for subset in ([0, 1], [0], [1]):
+        columns = standard[:, subset]
+        weights = np.linalg.solve(columns.T @ columns + STACK_L2 * np.eye(len(subset)), columns.T @ target)
+        if (weights < 0).any():
+            continue
+        residual = target - columns @ weights
+        cost = float(residual @ residual + STACK_L2 * weights @ weights)
+        if cost < best_cost:
+            best, best_cost = np.zeros(design.shape[1]), cost
+            best[subset] = weights
+    result: Array = best / scale
+    return result

@@ -22,7 +22,7 @@ Array = npt.NDArray[np.float64]
 Matrix = npt.NDArray[np.float32]
 
 MAX_LABELS = 1500
-DIMENSION = 384
+DIMENSION = 384  # the local MiniLM's; an org's first label sets the real one
 NEIGHBOURS = 30  # labels averaged per estimate
 WIDTH = 0.05  # kernel width on cosine similarity
 SHRINK = 1.0  # weight of the org mean in every neighbour average
@@ -80,7 +80,8 @@ class Evidence:
         if set(values) != set(COLUMNS):
             raise ValueError(f"a label needs exactly {COLUMNS}")
         vector = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
-        self.embeddings = np.vstack([self.embeddings, vector])[-MAX_LABELS:]
+        # The first label sets the dimension (the embedder's); an empty state only assumes the default one.
+        self.embeddings = np.vstack([self.embeddings, vector])[-MAX_LABELS:] if len(self) else vector
         for name in COLUMNS:
             self.columns[name] = np.append(self.columns[name], float(values[name]))[-MAX_LABELS:]
 
