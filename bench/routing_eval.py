@@ -2,7 +2,8 @@
 random mixing, measured only on held-out rows (k-fold within each set; AlpacaEval never trained on).
 
     python bench/routing_eval.py [--data DIR] [--json] [--seeds N] [--docs DIR]
-    python bench/routing_eval.py --online [--model PATH] [--z Z] [--judge-model NAME] [--seeds N] [--json]
+    python bench/routing_eval.py --online [--model PATH] [--z Z] [--judge-model NAME] [--resampled N] [--seeds N]
+                                 [--json]
     python bench/routing_eval.py --model PATH [--json]
 
 Writes the results section of DIR/routing.md (default docs/) and DIR/routing-curve.png (when matplotlib is
@@ -29,7 +30,6 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-import routing_online
 from asahi.embeddings.local import LocalEmbedder
 from asahi.routing.online.bound import Z
 from asahi.routing.training.datasets import (
@@ -215,9 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, help="a model file: scored as is, or with --online the starting point")
     parser.add_argument("--z", type=float, default=Z, help="confidence of the online bounds (standard errors)")
     parser.add_argument("--judge-model", default=STRONG_MODEL, help="priced judge for open prompts (model_prices)")
+    parser.add_argument("--resampled", type=int, default=5000, help="word problems in the long cascade stream")
     args = parser.parse_args(argv)
     command = "python bench/routing_eval.py" + "".join(f" {shlex.quote(a)}" for a in (argv or sys.argv[1:]))
     if args.online or args.model:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling, however this file was loaded
+        import routing_online
+
         section = routing_online.main(args, command, CachedEmbedder(args.cache))
         if section is not None:
             write_doc(args.docs / "routing.md", section, ONLINE_START, ONLINE_END)

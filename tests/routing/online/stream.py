@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,15 +23,19 @@ class Request:
 
 
 def clustered_traffic(
-    count: int, hard_loss_rate: float, seed: int, offline: Callable[[bool], float]
+    count: int,
+    hard_loss_rate: float,
+    seed: int,
+    offline: Callable[[bool], float],
+    clusters: Sequence[int] = range(8),
 ) -> list[Request]:
-    """Half the traffic in four "easy" clusters (the cheap answer is wrong 3% of the time), half in four "hard"
-    ones (wrong `hard_loss_rate` of the time); `offline(hard)` is what the offline model claims for each."""
+    """Traffic spread over `clusters`: 0–3 are "easy" (the cheap answer is wrong 3% of the time), 4–7 "hard"
+    (wrong `hard_loss_rate` of the time); `offline(hard)` is what the offline model claims for each."""
     rng = np.random.default_rng(seed)
     centres = np.linalg.qr(np.random.default_rng(99).normal(size=(DIMENSION, DIMENSION)))[0][:8]
     requests = []
     for _ in range(count):
-        cluster = int(rng.integers(0, 8))
+        cluster = int(rng.choice(list(clusters)))
         hard = cluster >= 4
         vector = centres[cluster] + rng.normal(0, 0.15, DIMENSION)
         loss = float(rng.random() < (hard_loss_rate if hard else 0.03))

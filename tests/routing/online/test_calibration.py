@@ -75,6 +75,17 @@ def test_a_region_without_labels_is_not_covered() -> None:
     assert not calibration.estimate(elsewhere, 0.0, 1.0).covered
 
 
+def test_a_shift_to_prompts_far_from_every_label_costs_no_quality() -> None:
+    """Routing opens on easy traffic; then the org's traffic moves to prompts it has no labels near, on which
+    the cheap model fails and the offline model says all is well. The guard sends them to the strong model
+    until labels arrive there."""
+    calibration = FamilyCalibration(offline_bar=0.0)
+    before = run(calibration, clustered_traffic(1500, 0.6, seed=7, offline=lambda hard: 0.0, clusters=range(4)), 7)
+    assert before.cheap_share > 0.5
+    after = run(calibration, clustered_traffic(1000, 0.6, seed=8, offline=lambda hard: 0.0, clusters=range(4, 8)), 8)
+    assert after.quality >= 0.95
+
+
 def test_feedback_informs_the_estimate_but_never_the_bound() -> None:
     calibration = FamilyCalibration()
     vector = np.ones(16, np.float32) / 4
