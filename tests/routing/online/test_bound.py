@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from asahi.routing.online.bound import (
+    MIN_ROUTED,
     Bounds,
     loss_bounds,
     operating_point,
@@ -56,8 +57,16 @@ def test_the_bound_sits_above_the_estimate_and_tightens_with_labels() -> None:
 
 
 def test_ties_are_one_threshold() -> None:
-    bounds = loss_bounds(np.array([1.0, 1.0, 2.0]), np.zeros(3))
+    bounds = loss_bounds(np.array([1.0] * 12 + [2.0] * 3), np.zeros(15))
     assert list(bounds.thresholds) == [1.0, 2.0]
+
+
+def test_a_threshold_sends_at_least_a_few_labels_cheap() -> None:
+    # Every label a full loss: one label's sliver would fit the budget, but a sliver that thin says nothing
+    # about how much traffic it holds.
+    bounds = loss_bounds(np.arange(100.0), np.ones(100))
+    assert bounds.thresholds[0] == MIN_ROUTED - 1
+    assert operating_point(bounds, BUDGET)[0] == -np.inf
 
 
 def test_a_scan_stops_at_the_first_failure() -> None:

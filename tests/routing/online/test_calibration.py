@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pytest
 
+from asahi.routing.learned import goes_cheap
+from asahi.routing.online import evidence
 from asahi.routing.online.calibration import MIN_LABELS, FamilyCalibration, Saving
 from tests.routing.online.stream import SAVING, clustered_traffic, run
 
@@ -84,6 +86,21 @@ def test_a_shift_to_prompts_far_from_every_label_costs_no_quality() -> None:
     assert before.cheap_share > 0.5
     after = run(calibration, clustered_traffic(1000, 0.6, seed=8, offline=lambda hard: 0.0, clusters=range(4, 8)), 8)
     assert after.quality >= 0.95
+
+
+def test_the_fit_follows_the_labels_once_old_ones_age_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(evidence, "MAX_LABELS", 60)
+    calibration = FamilyCalibration()
+    good = clustered_traffic(60, 0.0, seed=9, offline=lambda hard: 0.0, clusters=range(4))
+    bad = clustered_traffic(60, 1.0, seed=10, offline=lambda hard: 0.0, clusters=range(4, 8))
+    for request in good + bad:  # the bad labels replace the good ones at the cap
+        calibration.record(request.embedding, request.loss, offline_loss=0.0, offline_tokens=0.0, nearest=1.0,
+                           saving=SAVING)
+    assert len(calibration.evidence) == 60
+    assert calibration.estimate(bad[0].embedding, 0.0, 1.0).loss > 0.9
+    threshold = calibration.threshold(0.95)
+    routed = [goes_cheap(calibration.estimate(r.embedding, 0.0, 1.0).loss, SAVING.at(0), threshold) for r in bad]
+    assert np.mean(routed) <= 0.05  # what still goes cheap fits the budget even if all of it is lost
 
 
 def test_feedback_informs_the_estimate_but_never_the_bound() -> None:

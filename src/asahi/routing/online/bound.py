@@ -15,7 +15,8 @@ Two ways the labels can relate to the traffic:
   score strata, of the stratum's share of all requests times its labels' mean loss.
 
 Thresholds are tested from the strictest upwards and the scan stops at the first that fails (fixed-sequence
-testing), so the λ returned keeps the stated confidence although every candidate was looked at.
+testing), so the λ returned keeps the stated confidence although every candidate was looked at. A candidate
+must send at least `MIN_ROUTED` labels cheap.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ Z = 1.645  # one-sided 95%
 PRIOR_LABELS = 2.0  # pessimistic pseudo-labels; their weight fades as real ones accumulate
 WORST_LOSS = 1.0  # the loss a pseudo-label carries: the cheap answer worth nothing
 STRATA = (5, 40)  # the fewest and most score strata; √(labels) in between
+# A threshold must send at least this many labels cheap to be considered: a region a handful of labels define
+# says nothing about how much of the traffic falls in it.
+MIN_ROUTED = 10
 
 
 class Bounds(NamedTuple):
@@ -54,6 +58,7 @@ def loss_bounds(scores: Array, losses: Array, z: float = Z, prior: float = PRIOR
     order = np.argsort(scores[finite], kind="stable")
     s, y = scores[finite][order], losses[finite][order]
     last = np.r_[s[1:] != s[:-1], True]  # a threshold sends every label tied at it
+    last &= np.arange(1, len(s) + 1) >= min(MIN_ROUTED, len(s))
     estimate = np.cumsum(y)[last] / n
     second = np.cumsum(y**2)[last] / n
     share = np.cumsum(np.ones(len(y)))[last] / n

@@ -98,7 +98,7 @@ class FamilyCalibration:
     label_cost: float = 0.0  # decayed mean cost of labelling a request, over the strong model's cost for it
     requests: float = 0.0  # decayed count behind it
     _fit: _Fit | None = None
-    _fitted_labels: int = 0
+    _since_fit: int = 0  # labels recorded since the last fit (old ones age out at the cap, so not a length)
     _thresholds: dict[float, tuple[float, float]] = field(default_factory=dict)  # floor → (λ, uncertainty)
 
     # --- the decision -------------------------------------------------------------------------------------
@@ -167,8 +167,8 @@ class FamilyCalibration:
             saving_per_token=saving.per_token,
             sampled=0.0 if feedback else 1.0,
         )
-        grown = len(self.evidence) - self._fitted_labels
-        if self._fit is None or grown >= max(1.0, REFIT_GROWTH * self._fitted_labels):
+        self._since_fit += 1
+        if self._fit is None or self._since_fit >= max(1.0, REFIT_GROWTH * len(self.evidence)):
             self.refit()
 
     def record_answer(self, offline_tokens: float, actual_tokens: float) -> None:
@@ -179,11 +179,11 @@ class FamilyCalibration:
 
     def refit(self) -> None:
         """Redo the fit and the thresholds of every floor asked for so far. O(labels²): `record` calls it once
-        the labels have grown by `REFIT_GROWTH`, so it runs off the request path (tens of ms at the label cap)."""
+        `REFIT_GROWTH` of the labels are new, so it runs off the request path (tens of ms at the label cap)."""
         floors = list(self._thresholds)
         self._thresholds.clear()
         self._fit = self._fitted() if len(self.evidence) >= 2 else None
-        self._fitted_labels = len(self.evidence)
+        self._since_fit = 0
         for floor in floors:
             self._operating(floor)
 
