@@ -2,10 +2,19 @@
 random mixing, measured only on held-out rows (k-fold within each set; AlpacaEval never trained on).
 
     python bench/routing_eval.py [--data DIR] [--json] [--seeds N] [--docs DIR]
+    python bench/routing_eval.py --online [--model PATH] [--z Z] [--judge-model NAME] [--resampled N] [--seeds N]
+                                 [--json]
+    python bench/routing_eval.py --model PATH [--json]
 
 Writes the results section of DIR/routing.md (default docs/) and DIR/routing-curve.png (when matplotlib is
 installed). With --json, prints one JSON object instead of the table:
 {"datasets": {NAME: {"saving_at_95": {"asahi": x, "random": y}, "curve": [[cost_share, quality_share], ...]}}}.
+
+--online streams each set in random order as one org's traffic (per seed), routed online from no labels,
+starting from the shipped recipe trained on every other set (or from --model), and writes its own section and
+DIR/routing-online.png; with --json: {"datasets": {NAME: {"online": {"quality_share": q, "saving": s,
+"shadow_share": r}}}} (GSM8K also has "cascade"). --model alone scores that model file as it is, with its own
+λ for a 95% floor, on every row of every set (no retraining; rows it was trained on are not held out).
 Embeddings are cached under bench/.out/routing/ (or --cache DIR).
 """
 
@@ -22,7 +31,15 @@ import numpy as np
 import numpy.typing as npt
 
 from asahi.embeddings.local import LocalEmbedder
-from asahi.routing.training.datasets import EVALUATION_ONLY, Prices, RoutingExample, load_examples, load_prices
+from asahi.routing.online.bound import Z
+from asahi.routing.training.datasets import (
+    EVALUATION_ONLY,
+    STRONG_MODEL,
+    Prices,
+    RoutingExample,
+    load_examples,
+    load_prices,
+)
 from asahi.routing.training.evaluation import Curve, random_curve, router_curve, saving_at
 from asahi.routing.training.train import (
     FLOORS,
@@ -35,6 +52,7 @@ from asahi.routing.training.train import (
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- routing-eval:start -->", "<!-- routing-eval:end -->"
+ONLINE_START, ONLINE_END = "<!-- routing-online:start -->", "<!-- routing-online:end -->"
 CURVE_POINTS = 101
 
 
@@ -174,12 +192,12 @@ def plot(results: dict[str, dict[str, object]], path: Path) -> bool:
     return True
 
 
-def write_doc(path: Path, section: str) -> None:
+def write_doc(path: Path, section: str, start: str = START, end: str = END) -> None:
     """Replace the generated section of the doc, keeping the hand-written text around it."""
-    block = f"{START}\n{section}\n{END}"
+    block = f"{start}\n{section}\n{end}"
     text = path.read_text(encoding="utf-8") if path.exists() else "# Routing\n"
-    if START in text and END in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -193,7 +211,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3, help="fold assignments to average over")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
     parser.add_argument("--cache", type=Path, default=ROOT / "bench" / ".out" / "routing")
+    parser.add_argument("--online", action="store_true", help="stream each set as one org's traffic, routed online")
+    parser.add_argument("--model", type=Path, help="a model file: scored as is, or with --online the starting point")
+    parser.add_argument("--z", type=float, default=Z, help="confidence of the online bounds (standard errors)")
+    parser.add_argument("--judge-model", default=STRONG_MODEL, help="priced judge for open prompts (model_prices)")
+    parser.add_argument("--resampled", type=int, default=5000, help="word problems in the long cascade stream")
     args = parser.parse_args(argv)
+    command = "python bench/routing_eval.py" + "".join(f" {shlex.quote(a)}" for a in (argv or sys.argv[1:]))
+    if args.online or args.model:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling, however this file was loaded
+        import routing_online
+
+        section = routing_online.main(args, command, CachedEmbedder(args.cache))
+        if section is not None:
+            write_doc(args.docs / "routing.md", section, ONLINE_START, ONLINE_END)
+        return 0
 
     examples = load_examples(args.data)
     results = evaluate(examples, load_prices(args.data), CachedEmbedder(args.cache), args.seeds)
@@ -209,7 +241,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     plotted = plot(results, args.docs / "routing-curve.png")
-    command = "python bench/routing_eval.py" + "".join(f" {shlex.quote(a)}" for a in (argv or sys.argv[1:]))
     section = "\n\n".join(
         [
             "## Measured results",

@@ -6,6 +6,7 @@ import pytest
 
 from asahi.cli import main
 from asahi.routing.learned import LearnedRouter
+from asahi.routing.verifier import Verifier
 from tests.routing.data import make_data
 
 
@@ -49,4 +50,6 @@ def test_router_train_writes_a_loadable_model(tmp_path: Path, capsys: pytest.Cap
     data = make_data(tmp_path / "data", rows=12)
     assert main(["router", "train", "--data", str(data), "--out", str(tmp_path / "model.npz")]) == 0
     assert LearnedRouter.load(tmp_path / "model.npz").dimension == 384
-    assert "model.npz" in capsys.readouterr().out
+    assert Verifier.load(tmp_path / "verifier.json").bias != 0.0  # the cascade's check, trained beside it
+    output = capsys.readouterr().out
+    assert "model.npz" in output and "cascade verifier" in output

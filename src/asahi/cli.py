@@ -92,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
                                                                                  required=True)
     train = router_cmd.add_parser("train", help="retrain the shipped routing model on labelled data")
     train.add_argument("--data", required=True, type=Path, help="a folder laid out like the evaluation data")
-    train.add_argument("--out", type=Path, default=None, help="where to write the model (default: the shipped one)")
+    train.add_argument("--out", type=Path, default=None,
+                       help="where to write the model, the cascade verifier beside it (default: the shipped ones)")
     return parser
 
 
@@ -116,9 +117,16 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_keys(settings, args))
         elif args.command == "router":
             from asahi.routing.learned import MODEL_PATH
+            from asahi.routing.training.datasets import load_answers
             from asahi.routing.training.train import train as train_router
+            from asahi.routing.training.verifier import train_verifier
+            from asahi.routing.verifier import VERIFIER_PATH
 
             print(train_router(args.data, args.out or MODEL_PATH))
+            if load_answers(args.data):  # the cascade's verifier needs answered word problems
+                verifier_out = args.out.with_name(VERIFIER_PATH.name) if args.out else VERIFIER_PATH
+                _, held_out = train_verifier(args.data, verifier_out)
+                print(f"cascade verifier: {verifier_out} (held-out AUC {held_out:.3f})")
         elif args.command == "demo":
             from asahi.demo import run_demo
 

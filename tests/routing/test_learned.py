@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from asahi.routing.learned import LearnedRouter, goes_cheap, loss_per_saving, saving_tokens
+from asahi.routing.learned import FamilyModel, LearnedRouter, goes_cheap, loss_per_saving, saving_tokens
 from tests.routing.conftest import constant_family
 
 
@@ -45,10 +45,21 @@ def test_assess_reports_the_family_it_judged_by() -> None:
     families = (constant_family(0.1), constant_family(0.3), constant_family(0.5))
     model = LearnedRouter("test", families, np.array([0.9]), np.zeros((3, 1)))
     vector = np.zeros(384, np.float32)
-    assert model.assess(vector, "Why?") == pytest.approx((0.1, 100.0, 0))
-    assert model.assess(vector, "Why?\nA. yes\nB. no") == pytest.approx((0.3, 100.0, 1))
+    assert model.assess(vector, "Why?")[:3] == pytest.approx((0.1, 100.0, 0))
+    assert model.assess(vector, "Why?\nA. yes\nB. no")[:3] == pytest.approx((0.3, 100.0, 1))
     problem = "Tom has 3 apples and buys 4 more. How many apples does he have?"
-    assert model.assess(vector, problem) == pytest.approx((0.5, 100.0, 2))
+    assert model.assess(vector, problem)[:3] == pytest.approx((0.5, 100.0, 2))
+
+
+def test_assess_reports_how_close_the_nearest_training_prompt_is() -> None:
+    family = constant_family(0.1)
+    family = FamilyModel(
+        family.weights, family.bias, np.eye(2, 384, dtype=np.float32), np.zeros(2), np.zeros(2), 1.0, 0.1
+    )
+    model = LearnedRouter("test", (family,) * 3, np.array([0.9]), np.zeros((3, 1)))
+    vector = np.zeros(384, np.float32)
+    vector[:2] = (0.6, 0.8)
+    assert model.assess(vector, "Why?").nearest == pytest.approx(0.8)
 
 
 def test_a_model_needs_one_predictor_and_one_threshold_row_per_family() -> None:

@@ -51,6 +51,9 @@ class Assessment(NamedTuple):
     loss: float  # expected share of the strong model's quality lost on the cheap tier (negative: a gain)
     answer_tokens: float  # expected length of the answer
     family: int  # index into FAMILIES; each family has its own threshold table
+    # Cosine similarity to the most similar training prompt of the family: how well the model knows this region
+    # (`online/coverage.py` decides whether it is close enough for the estimate to count).
+    nearest: float = 1.0
 
 
 def saving_tokens(strong_cost: float, cost: float, strong_output_price: float) -> float:
@@ -109,13 +112,19 @@ class FamilyModel:
 
     def predict(self, x: Array) -> tuple[Array, Array]:
         """Expected loss and expected answer tokens for design-matrix rows (embedding, then text features)."""
+        loss, answer, _ = self.predict_with_nearest(x)
+        return loss, answer
+
+    def predict_with_nearest(self, x: Array) -> tuple[Array, Array, Array]:
+        """`predict`, plus each row's similarity to its most similar training prompt."""
         dim = self.neighbours.shape[1]
         similarities = (x[:, :dim].astype(np.float32) @ self.neighbours.T).astype(np.float64)
+        nearest = similarities.max(axis=1) if similarities.shape[1] else np.full(len(x), -1.0)
         loss, log_tokens = self.neighbour_means(similarities, self.temperature)
         if self.blend > 0.0:
             loss = self.blend * self.linear_loss(x) + (1 - self.blend) * loss
         answer: Array = np.expm1(np.maximum(log_tokens, 0.0))
-        return loss, answer
+        return loss, answer, nearest
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +149,8 @@ class LearnedRouter:
     def assess(self, embedding: npt.NDArray[np.float32], text: str) -> Assessment:
         family = prompt_family(text)
         x = np.concatenate([embedding.astype(np.float64), text_features(text).astype(np.float64)])[None, :]
-        loss, tokens = self.families[family].predict(x)
-        return Assessment(float(loss[0]), float(tokens[0]), family)
+        loss, tokens, nearest = self.families[family].predict_with_nearest(x)
+        return Assessment(float(loss[0]), float(tokens[0]), family, float(nearest[0]))
 
     def threshold(self, floor: float, family: int) -> float:
         """λ for `floor` in `family`: the calibrated value of the nearest floor at or above it (the stricter side).

@@ -47,7 +47,7 @@ def test_train_writes_a_loadable_small_model_and_reports_held_out_figures(tmp_pa
     assert report.datasets["alpacaeval"].trained_on is False
     assert report.train_rows == 60  # AlpacaEval rows are not trained on
     model = LearnedRouter.load(tmp_path / "model.npz")
-    loss, tokens, _ = model.assess(fake_embed(["A law question"])[0], "A law question")
+    loss, tokens, _, _ = model.assess(fake_embed(["A law question"])[0], "A law question")
     assert -2.0 < loss < 2.0  # a share of the strong model's quality, either way
     assert tokens > 0
     for family in range(len(FAMILIES)):

@@ -195,6 +195,35 @@ _LOADERS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class AnsweredExample:
+    """A word problem with both models' full answers and whether each was right: what the cascade's verifier
+    learns from (GSM8K is the one set that ships the answers)."""
+
+    question: str
+    cheap_answer: str
+    strong_answer: str
+    cheap_correct: bool
+    strong_correct: bool
+
+
+def load_answers(data_dir: Path) -> list[AnsweredExample]:
+    """GSM8K's rows with both answers, in file order; none when the set is absent."""
+    path = data_dir / "routellm_gsm8k" / "dev.jsonl"
+    if not path.exists():
+        return []
+    return [
+        AnsweredExample(
+            row["prompt"],
+            row["response_mixtral_8x7b"],
+            row["response_gpt4_1106"],
+            bool(row["correct_mixtral_8x7b"]),
+            bool(row["correct_gpt4_1106"]),
+        )
+        for row in _rows(path)
+    ]
+
+
 def load_examples(data_dir: Path) -> list[RoutingExample]:
     """Every routing set found under `data_dir`; a missing folder is skipped so small test folders work."""
     prices = load_prices(data_dir)
