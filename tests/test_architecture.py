@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("asahi.cache", "asahi.ledger.pricing", "asahi.ledger.bill"),
     ("asahi.call",),
     ("asahi.ledger",),
+    ("asahi.verification",),
     ("asahi.pipeline",),
     ("asahi.components",),
     ("asahi.api", "asahi.app", "asahi.server", "asahi.cli", "asahi.demo"),

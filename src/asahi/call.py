@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -12,6 +13,14 @@ from asahi.governance.keys import KeyRecord
 from asahi.ledger.bill import UNBILLED, Bill
 from asahi.routing.hints import RoutingHints
 from asahi.routing.router import Alternative
+
+
+def new_request_id() -> str:
+    # 128 random bits, as uuid4 has, without its os.urandom call: a system call that releases the interpreter
+    # lock, so under load every request waited there for the ledger's and the embedder's threads. An id is only
+    # ever looked up within its own org, so it needs to be unique, not unpredictable; `random` reseeds in forks.
+    return f"req_{random.getrandbits(128):032x}"
+
 
 Surface = Literal["openai", "anthropic", "infer"]
 # t3: a miss the provider's own prompt cache served in part; bypass: not cacheable (e.g. above the temperature cap).

@@ -36,11 +36,13 @@ from asahi.providers.resilience import Resilience, RetryPolicy
 from asahi.redis_client import RedisLink
 from asahi.routing.catalog import Catalog
 from asahi.routing.learned import LearnedRouter
+from asahi.routing.online.service import OnlineRouting
 from asahi.routing.router import Router
 from asahi.settings import Settings
 from asahi.store import db
 from asahi.store.availability import DatabaseState
 from asahi.store.migrate import migrate
+from asahi.verification import RoutingVerifier
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ class Components:
     policies: PolicyStore
     tier1: Tier1
     tier2: Tier2 | None
+    verifier: RoutingVerifier | None
     ledger: LedgerWriter
     pipeline: Pipeline
     started_at: float
@@ -118,18 +121,25 @@ async def build(settings: Settings) -> Components:
         policies = PolicyStore(engine, sealer, database)
         tier1 = Tier1(_exact_cache(settings, redis), metrics, settings.config.cache.tier1.ttl_seconds)
         routing = settings.config.routing
+        resilience = Resilience(
+            RetryPolicy(max_retries=routing.max_retries),
+            breaker_threshold=routing.circuit_breaker.failures,
+            breaker_cooldown=routing.circuit_breaker.cooldown_seconds,
+        )
+        verifier = None
+        if router.online is not None:
+            judge = router.catalog.get(routing.online.judge_model or router.default_model or "")
+            verifier = RoutingVerifier(router.online, providers, resilience, ledger, engine, judge,
+                                       timeout=routing.request_timeout_seconds)
+            await verifier.start()
+            stack.push_async_callback(verifier.aclose)
         pipeline = Pipeline(
             router=router, providers=providers, policies=policies, limiter=limiter, tier1=tier1, tier2=tier2,
             config=PipelineConfig(
                 max_temperature=settings.config.cache.tier1.max_cacheable_temperature,
                 request_timeout=routing.request_timeout_seconds,
             ),
-            ledger=ledger, metrics=metrics,
-            resilience=Resilience(
-                RetryPolicy(max_retries=routing.max_retries),
-                breaker_threshold=routing.circuit_breaker.failures,
-                breaker_cooldown=routing.circuit_breaker.cooldown_seconds,
-            ),
+            ledger=ledger, metrics=metrics, resilience=resilience, verifier=verifier,
         )
     except BaseException:
         await stack.aclose()
@@ -138,7 +148,8 @@ async def build(settings: Settings) -> Components:
         settings=settings, engine=engine, database_backend=db.backend_name(url), database=database, redis=redis,
         auth=auth,
         limiter=limiter, sealer=sealer, mailer=build_mailer(settings), metrics=metrics, providers=providers,
-        router=router, policies=policies, tier1=tier1, tier2=tier2, ledger=ledger, pipeline=pipeline,
+        router=router, policies=policies, tier1=tier1, tier2=tier2, verifier=verifier, ledger=ledger,
+        pipeline=pipeline,
         started_at=time.time(), _closing=stack,
     )
 
@@ -165,11 +176,13 @@ def _first_served(catalog: Catalog, providers: set[str], names: tuple[str, ...])
 def _router(settings: Settings, providers: set[str]) -> Router:
     routing = settings.config.routing
     catalog = Catalog.from_config(settings.config)
+    learned = LearnedRouter.load()
     return Router(
-        catalog, LearnedRouter.load(), providers=frozenset(providers),
+        catalog, learned, providers=frozenset(providers),
         default_model=routing.default_model or _first_served(catalog, providers, DEFAULT_PREFERENCE),
         baseline_model=routing.baseline_model or _first_served(catalog, providers, BASELINE_PREFERENCE),
         quality_floor=routing.quality_floor, fallbacks=routing.fallbacks,
+        online=OnlineRouting(learned) if routing.online.enabled else None,
     )
 
 

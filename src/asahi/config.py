@@ -80,6 +80,11 @@ class CircuitBreakerConfig(Section):
     cooldown_seconds: PositiveFloat  # then one probe request is let through
 
 
+class OnlineRoutingConfig(Section):
+    enabled: bool  # per-org calibration from sampled labels, keeping routing within each org's quality floor
+    judge_model: str | None  # compares open answers for a label; None: the gateway's default model
+
+
 class RoutingConfig(Section):
     default_model: str | None  # None: the first served of a preference list (see components)
     baseline_model: str | None
@@ -88,6 +93,7 @@ class RoutingConfig(Section):
     max_retries: Annotated[int, Field(ge=0, le=10)]
     circuit_breaker: CircuitBreakerConfig
     fallbacks: dict[str, list[str]]
+    online: OnlineRoutingConfig
 
 
 class LedgerConfig(Section):

@@ -36,6 +36,7 @@ from asahi.routing.cost import estimate_input_tokens, estimate_output_tokens
 from asahi.routing.hints import RoutingMode
 from asahi.routing.router import Route, Router
 from asahi.streaming import StreamAccumulator, events_from_result, finished_cleanly
+from asahi.verification import RoutingVerifier
 
 T = TypeVar("T")
 
@@ -71,6 +72,7 @@ class Pipeline:
         ledger: LedgerWriter,
         metrics: Metrics,
         resilience: Resilience,
+        verifier: RoutingVerifier | None = None,
     ) -> None:
         self._router = router
         self._providers = providers
@@ -82,6 +84,7 @@ class Pipeline:
         self._ledger = ledger
         self._metrics = metrics
         self._resilience = resilience
+        self._verifier = verifier
 
     async def run(self, call: Call) -> Outcome:
         if not self._ledger.accepting:
@@ -119,7 +122,8 @@ class Pipeline:
                     return self._from_cache(call, baseline, answer, "t2", probe.decision.similarity)
         if route is None:
             embedding = None if probe is None else probe.embedding
-            route = await _off_loop(call.large, self._router.route, call.request, policy, call.routing, embedding)
+            route = await _off_loop(call.large, self._router.route, call.request, policy, call.routing, embedding,
+                                    call.org_id)
         plan = Plan(route, baseline, key if cacheable and call.cache.write else None, cacheable, probe)
         if call.request.stream:
             return await self._stream(call, plan)
@@ -188,6 +192,8 @@ class Pipeline:
             await self._tier1.put(plan.key, CachedAnswer(cached))
         self._after_tier2(call, plan, cached, complete)
         self._finish(call, outcome, result.usage, status=200, upstream_seconds=upstream)
+        if self._verifier is not None:
+            self._verifier.answered(call, plan.route, result)
         return outcome
 
     async def _stream(self, call: Call, plan: Plan) -> Outcome:
@@ -245,6 +251,8 @@ class Pipeline:
                 await self._tier1.put(plan.key, CachedAnswer(result, accumulator.events))
             if status == 200:
                 self._after_tier2(call, plan, result, accumulator.complete)
+                if self._verifier is not None:
+                    self._verifier.answered(call, plan.route, result)
             self._finish(call, outcome, result.usage, status=status,
                          upstream_seconds=time.perf_counter() - upstream_started, error_code=error_code)
 

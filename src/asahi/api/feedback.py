@@ -26,7 +26,10 @@ async def feedback(body: Feedback, request: Request) -> dict[str, str]:
     built = components(request)
     tier2 = built.tier2
     # Another org's request id is "unknown" here: never confirm what another org asked.
-    if tier2 is None or not await tier2.feedback(key.org_id, body.request_id, body.correct):
-        raise NotFound("No tier 2 hit with this request id in this org.", code="unknown_request")
-    await kept_feedback.record(built.engine, key.org_id, body.request_id, body.correct)
-    return {"status": "recorded"}
+    if tier2 is not None and await tier2.feedback(key.org_id, body.request_id, body.correct):
+        await kept_feedback.record(built.engine, key.org_id, body.request_id, body.correct)
+        return {"status": "recorded"}
+    # A routed answer: a free label for the org's routing calibration.
+    if built.verifier is not None and built.verifier.feedback(key.org_id, body.request_id, body.correct):
+        return {"status": "recorded"}
+    raise NotFound("No tier 2 hit or routed answer with this request id in this org.", code="unknown_request")

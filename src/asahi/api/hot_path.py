@@ -18,7 +18,8 @@ from starlette.types import Receive, Scope, Send
 
 from asahi.api.cors import Cors
 from asahi.api.errors import error_body
-from asahi.api.middleware import LimitedReceive, declared_over, new_request_id, too_large_body
+from asahi.api.middleware import LimitedReceive, declared_over, too_large_body
+from asahi.call import new_request_id
 from asahi.observability.logging import request_id_var
 
 Endpoint = Callable[[Request], Awaitable[Response]]

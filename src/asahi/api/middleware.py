@@ -7,19 +7,12 @@ streaming responses.
 from __future__ import annotations
 
 import asyncio
-import random
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from asahi.api.errors import error_body
+from asahi.call import new_request_id
 from asahi.observability.logging import request_id_var
-
-
-def new_request_id() -> str:
-    # 128 random bits, as uuid4 has, without its os.urandom call: a system call that releases the interpreter
-    # lock, so under load every request waited there for the ledger's and the embedder's threads. An id is only
-    # ever looked up within its own org, so it needs to be unique, not unpredictable; `random` reseeds in forks.
-    return f"req_{random.getrandbits(128):032x}"
 
 
 class RequestContext:

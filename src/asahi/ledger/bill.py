@@ -16,7 +16,8 @@ from asahi.domain import Usage
 from asahi.ledger.pricing import FREE, UNKNOWN, Cost, price
 from asahi.routing.catalog import ModelInfo
 
-Cause = Literal["tier1", "tier2", "tier3", "routing"]
+# routing_verification: the cost of labelling routed requests (a negative saving: every figure is net of it).
+Cause = Literal["tier1", "tier2", "tier3", "routing", "routing_verification"]
 
 
 @dataclass(frozen=True, slots=True)

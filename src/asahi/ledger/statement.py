@@ -18,7 +18,7 @@ from asahi.ledger.rows import FIELDS
 from asahi.store.tables import usage_records
 
 # Caller-supplied text is clipped to its column: a long model name must never make a row unwritable.
-_LIMITS = {"model_requested": 100, "model_used": 100, "provider": 50, "surface": 20, "saving_cause": 20,
+_LIMITS = {"model_requested": 100, "model_used": 100, "provider": 50, "surface": 20, "saving_cause": 32,
            "error_code": 64, "routing_reason": 500}
 
 

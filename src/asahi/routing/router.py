@@ -24,6 +24,8 @@ GUIDED preferences:
 
 from __future__ import annotations
 
+import math
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
@@ -38,6 +40,8 @@ from asahi.routing.catalog import Catalog, ModelInfo
 from asahi.routing.cost import estimate_cost, estimate_input_tokens, expected_output_tokens
 from asahi.routing.hints import AUTO_MODEL, RoutingHints, RoutingMode
 from asahi.routing.learned import Assessment, LearnedRouter, goes_cheap, saving_tokens
+from asahi.routing.online.calibration import Saving
+from asahi.routing.online.service import Advice, OnlineRouting
 
 # The catalog tier of the training data's cheap model (Mixtral-8x7B); the strong model is the org's baseline.
 CHEAP_TIER = 3
@@ -52,6 +56,18 @@ class Alternative(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class Judged:
+    """What the online calibration needs of a routed request after its answer: the offline assessment it was
+    routed on and its prompt embedding."""
+
+    org_id: str
+    assessment: Assessment
+    embedding: npt.NDArray[np.float32]
+    saving: Saving  # of the cheap tier against the strong model, in strong output tokens
+    cheap: ModelInfo  # the cheap-tier model a label compares against the strong one
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """Which model answers a request, why, and what is tried when its provider fails."""
 
@@ -61,6 +77,8 @@ class Route:
     alternatives: list[Alternative]  # every candidate considered, cheapest first
     estimated_cost: float | None = None
     fallbacks: tuple[ModelInfo, ...] = ()  # tried in order when the model's provider fails; all allowed
+    judged: Judged | None = None  # set when the learned router judged it (AUTOPILOT / GUIDED with an embedding)
+    label: bool = False  # sampled for a label: the strong model answers, the cheap tier runs off the path
 
 
 def incompatibility(request: ChatRequest, model: ModelInfo) -> tuple[str, str] | None:
@@ -140,6 +158,8 @@ class Router:
         baseline_model: str | None = None,
         quality_floor: float = DEFAULT_QUALITY_FLOOR,
         fallbacks: Mapping[str, Sequence[str]] | None = None,
+        online: OnlineRouting | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         """`providers`: the configured providers; models of any other are never offered. The two model names
         and the floor are the gateway-wide defaults an org policy overrides; `fallbacks` maps a model to the
@@ -150,8 +170,16 @@ class Router:
         self._baseline_model = baseline_model
         self._floor_default = quality_floor
         self._fallbacks = {name: tuple(names) for name, names in (fallbacks or {}).items()}
+        # Per-org calibration from sampled labels; without it the offline model's thresholds decide alone.
+        self.online = online
+        self._rng = rng or random.Random()
         # The catalog is immutable: compute once what every request would otherwise recompute.
         self._served = catalog.models() if providers is None else catalog.served_by(set(providers))
+
+    @property
+    def default_model(self) -> str | None:
+        """The gateway-wide default, for requests the router cannot judge."""
+        return self._default_model
 
     def served(self) -> list[ModelInfo]:
         return self._served
@@ -191,8 +219,10 @@ class Router:
         policy: OrgPolicy,
         hints: RoutingHints | None = None,
         embedding: npt.NDArray[np.float32] | None = None,
+        org_id: str | None = None,
     ) -> Route:
-        """Decide the model. `embedding` is the prompt's vector (the router's own embedder), if one was made."""
+        """Decide the model. `embedding` is the prompt's vector (the router's own embedder), if one was made;
+        `org_id` lets the org's own calibration (its verified requests) decide what may go cheap."""
         hints = hints or RoutingHints()
         allowed = self.allowed(policy)
         if not allowed:
@@ -202,7 +232,7 @@ class Router:
         if mode is RoutingMode.EXPLICIT:
             route = self._explicit(request, allowed)
         else:
-            route = self._choose(request, policy, hints, embedding, allowed, mode)
+            route = self._choose(request, policy, hints, embedding, allowed, mode, org_id)
         check_limits(request, route.model)
         names = self._fallbacks.get(route.model.name)
         if not names:
@@ -246,6 +276,7 @@ class Router:
         embedding: npt.NDArray[np.float32] | None,
         allowed: list[ModelInfo],
         mode: RoutingMode,
+        org_id: str | None,
     ) -> Route:
         needs = _needs(request)
         capable = [m for m in allowed if needs <= m.capabilities and incompatibility(request, m) is None]
@@ -272,6 +303,8 @@ class Router:
         label = mode.value
 
         assessment = self._predict(request, embedding, needs)
+        judged: Judged | None = None
+        sampled = False
         if assessment is None:
             fallback = self._pick_named(fits, policy.default_model or self._default_model) or strong
             why = (
@@ -282,12 +315,22 @@ class Router:
             quality: dict[str, float | None] = {m.name: None for m in fits}
             chosen, reason = fallback, f"{label}: {why}; org default {fallback.name}"
         else:
+            threshold = self._learned.threshold(floor, assessment.family) if self._learned else -math.inf
+            online = self._online_view(request, org_id, embedding, assessment, floor, fits, strong, input_tokens)
+            if online is not None:  # the org's own evidence: its loss estimate, and λ only where it has labels
+                advice, judged = online
+                assessment = advice.assessment
+                threshold = advice.threshold if advice.covered else -math.inf
             losses = {m.name: _expected_loss(assessment.loss, m, strong) for m in fits}
             quality = {name: min(1.0, max(0.0, 1.0 - loss)) for name, loss in losses.items()}
-            threshold = self._learned.threshold(floor, assessment.family) if self._learned else -float("inf")
             chosen, reason = self._best_trade_off(
                 request, input_tokens, fits, costs, losses, threshold, strong, hints, label, assessment, floor
             )
+            if online is not None and judged is not None:
+                reason = f"{reason}; {online[0].reason}"
+                sampled = self._sampled(judged, floor, costs, strong)
+                if sampled:
+                    chosen, reason = strong, f"{reason}; sampled to verify: {strong.name} answers"
 
         budget = hints.cost_budget
         if budget is not None:
@@ -311,7 +354,43 @@ class Router:
             reason,
             [Alternative(m.name, costs[m.name], quality[m.name]) for m in candidates],
             costs[chosen.name],
+            judged=judged,
+            label=sampled,
         )
+
+    def _online_view(
+        self, request: ChatRequest, org_id: str | None, embedding: npt.NDArray[np.float32] | None,
+        assessment: Assessment, floor: float, fits: list[ModelInfo], strong: ModelInfo, input_tokens: int,
+    ) -> tuple[Advice, Judged] | None:
+        """The org's calibrated view of this request, and what a label of it would need."""
+        if self.online is None or org_id is None or embedding is None:
+            return None
+        cheap = min((m for m in fits if m.quality <= CHEAP_TIER and m.priced),
+                    key=lambda m: _by_cost(estimate_cost(m, input_tokens, 0)), default=None)
+        unit = strong.output_price
+        if cheap is None or not unit or not strong.priced:
+            return None
+        advice = self.online.advise(org_id, assessment, embedding, floor)
+
+        def saved(tokens: int) -> float:
+            strong_cost, cheap_cost = estimate_cost(strong, input_tokens, tokens), estimate_cost(cheap, input_tokens,
+                                                                                              tokens)
+            assert strong_cost is not None and cheap_cost is not None and unit
+            return saving_tokens(strong_cost, cheap_cost, unit)
+
+        saving = Saving(saved(0), saved(1) - saved(0))
+        return advice, Judged(org_id, assessment, embedding, saving, cheap)
+
+    def _sampled(self, judged: Judged, floor: float, costs: dict[str, float | None], strong: ModelInfo) -> bool:
+        """Whether this request is labelled: drawn with the org's adaptive probability (more while uncertain)."""
+        assert self.online is not None
+        strong_cost, cheap_cost = costs.get(strong.name), costs.get(judged.cheap.name)
+        if not strong_cost or cheap_cost is None:
+            return False
+        # A label adds the cheap call and, for open questions, a judge about as costly as it.
+        relative = 2 * cheap_cost / strong_cost
+        p = self.online.shadow_probability(judged.org_id, judged.assessment.family, floor, relative_cost=relative)
+        return self._rng.random() < p
 
     def _best_trade_off(
         self,

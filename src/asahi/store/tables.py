@@ -65,7 +65,7 @@ usage_records = Table(
     Column("baseline_cost_usd", Float, nullable=True),
     Column("saved_usd", Float, nullable=True),
     Column("cost_complete", Boolean, nullable=False, default=True),
-    Column("saving_cause", String(20), nullable=True),
+    Column("saving_cause", String(32), nullable=True),
     Column("cache_tier", Integer, nullable=False, default=0),
     # miss, t1, t2, t3 (a miss the provider's prompt cache served in part) or bypass (not cacheable).
     Column("cache", String(8), nullable=False, server_default="miss"),
@@ -131,5 +131,14 @@ semantic_org_models = Table(
     Column("org_id", String(32), primary_key=True),
     Column("embedder", String(80), nullable=False),
     Column("state", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+routing_org_models = Table(
+    "routing_org_models",
+    metadata,
+    Column("org_id", String(32), primary_key=True),
+    Column("state", JSON, nullable=False),  # the org's online routing calibration (routing/online/)
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
