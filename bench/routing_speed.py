@@ -20,9 +20,11 @@ import numpy as np
 
 from asahi.domain import ChatRequest, Message, TextPart
 from asahi.embeddings.local import LocalEmbedder
+from asahi.governance.policy import OrgPolicy
 from asahi.routing.catalog import Catalog
+from asahi.routing.hints import AUTO_MODEL
 from asahi.routing.learned import LearnedRouter
-from asahi.routing.router import AUTO_MODEL, OrgRoutingPolicy, Router
+from asahi.routing.router import Router
 from asahi.settings import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     router = Router(Catalog.from_config(load_config(ROOT / "config" / "config.yaml")), LearnedRouter.load())
-    policy = OrgRoutingPolicy()
+    policy = OrgPolicy()
     vectors = LocalEmbedder().embed_sync(PROMPTS)  # made once, as the semantic cache would; not timed
     cases = [
         (ChatRequest(model=AUTO_MODEL, messages=[Message("user", [TextPart(prompt)])]), vector)

@@ -14,6 +14,7 @@ from asahi.cache.exact import ExactCache, MemoryExactCache, RedisExactCache
 from asahi.cache.semantic.cache import SemanticCache
 from asahi.cache.semantic.store import SemanticStore, SemanticSync
 from asahi.cache.semantic.tier2 import Tier2
+from asahi.cache.tier1 import Tier1
 from asahi.cache.vectors.factory import build_vector_index
 from asahi.embeddings.factory import build_embedder
 from asahi.governance.auth import Authenticator
@@ -29,7 +30,6 @@ from asahi.providers.base import Provider
 from asahi.providers.registry import build_providers
 from asahi.providers.resilience import Resilience, RetryPolicy
 from asahi.routing.catalog import Catalog
-from asahi.routing.choice import BASELINE_PREFERENCE, DEFAULT_PREFERENCE, ModelChooser
 from asahi.routing.learned import LearnedRouter
 from asahi.routing.router import Router
 from asahi.settings import Settings, SettingsError
@@ -51,6 +51,10 @@ class Components:
     mailer: Mailer
     metrics: Metrics
     providers: dict[str, Provider]
+    router: Router
+    policies: PolicyStore
+    tier1: Tier1
+    tier2: Tier2 | None
     ledger: LedgerWriter
     pipeline: Pipeline
     started_at: float
@@ -60,14 +64,13 @@ class Components:
         return "redis" if self.redis is not None else "memory"
 
     def describe_tier2(self) -> dict[str, str | None]:
-        tier2 = self.pipeline.tier2
-        if tier2 is None:
+        if self.tier2 is None:
             return {"embedder": None, "vector_store": None}
-        return {"embedder": tier2.embedder.name, "vector_store": tier2.cache.index.name}
+        return {"embedder": self.tier2.embedder.name, "vector_store": self.tier2.cache.index.name}
 
     async def aclose(self) -> None:
-        if self.pipeline.tier2 is not None:
-            await self.pipeline.tier2.aclose()
+        if self.tier2 is not None:
+            await self.tier2.aclose()
         await self.ledger.aclose()
         for provider in self.providers.values():
             await provider.aclose()
@@ -91,18 +94,21 @@ async def build(settings: Settings) -> Components:
     providers = build_providers(settings)
     ledger = LedgerWriter(engine, metrics)
     await ledger.start()
-    chooser = _chooser(settings, set(providers))
+    router = _router(settings, set(providers))
+    policies = PolicyStore(engine, sealer)
+    tier1 = Tier1(_exact_cache(settings, redis), metrics, int(str(_tier1_settings(settings).get("ttl_seconds", 86400))))
+    tier2 = await _tier2(settings, engine, redis, metrics)
     pipeline = Pipeline(
-        chooser=chooser,
+        router=router,
         providers=providers,
-        policies=PolicyStore(engine, sealer),
+        policies=policies,
         limiter=limiter,
-        tier1=_tier1(settings, redis),
+        tier1=tier1,
+        tier2=tier2,
         config=_pipeline_config(settings),
         ledger=ledger,
         metrics=metrics,
         resilience=_resilience(settings),
-        tier2=await _tier2(settings, engine, redis, metrics),
     )
     return Components(
         settings=settings,
@@ -115,6 +121,10 @@ async def build(settings: Settings) -> Components:
         mailer=build_mailer(settings),
         metrics=metrics,
         providers=providers,
+        router=router,
+        policies=policies,
+        tier1=tier1,
+        tier2=tier2,
         ledger=ledger,
         pipeline=pipeline,
         started_at=time.time(),
@@ -127,7 +137,7 @@ def _tier1_settings(settings: Settings) -> dict[str, object]:
     return cache
 
 
-def _tier1(settings: Settings, redis: Redis | None) -> ExactCache:
+def _exact_cache(settings: Settings, redis: Redis | None) -> ExactCache:
     if redis is not None:
         return RedisExactCache(redis)
     return MemoryExactCache(int(str(_tier1_settings(settings).get("memory_max_bytes", 256 * 1024 * 1024))))
@@ -136,7 +146,6 @@ def _tier1(settings: Settings, redis: Redis | None) -> ExactCache:
 def _pipeline_config(settings: Settings) -> PipelineConfig:
     tier1 = _tier1_settings(settings)
     return PipelineConfig(
-        ttl_seconds=int(str(tier1.get("ttl_seconds", 86400))),
         max_temperature=float(str(tier1.get("max_cacheable_temperature", 0.7))),
         request_timeout=float(settings.section("routing").get("request_timeout_seconds", 120)),
     )
@@ -152,18 +161,27 @@ def _resilience(settings: Settings) -> Resilience:
     )
 
 
-def _chooser(settings: Settings, providers: set[str]) -> ModelChooser:
+# Used when neither the org nor the config names one: the first whose provider is configured.
+DEFAULT_PREFERENCE = ("gpt-4o-mini", "claude-haiku-4-5", "asahi-sim-gpt-4o-mini")
+BASELINE_PREFERENCE = ("gpt-4o", "claude-sonnet-4-5", "asahi-sim-gpt-4o")
+
+
+def _first_served(catalog: Catalog, providers: set[str], names: tuple[str, ...]) -> str | None:
+    return next((n for n in names if (m := catalog.get(n)) is not None and m.provider in providers), None)
+
+
+def _router(settings: Settings, providers: set[str]) -> Router:
     routing = settings.section("routing")
     catalog = Catalog.from_config(settings.config)
-    default = routing.get("default_model") or ModelChooser.first_served(catalog, providers, DEFAULT_PREFERENCE)
-    baseline = routing.get("baseline_model") or ModelChooser.first_served(catalog, providers, BASELINE_PREFERENCE)
-    router = Router(catalog, LearnedRouter.load(), providers=frozenset(providers), default_model=default,
-                    baseline_model=baseline)
     fallbacks = routing.get("fallbacks") or {}
     if not isinstance(fallbacks, dict):
         raise SettingsError("config routing.fallbacks must map a model to the list of models to fall back to")
-    return ModelChooser(catalog, router, quality_floor=float(routing.get("quality_floor", 0.95)),
-                        fallbacks=fallbacks)
+    return Router(
+        catalog, LearnedRouter.load(), providers=frozenset(providers),
+        default_model=routing.get("default_model") or _first_served(catalog, providers, DEFAULT_PREFERENCE),
+        baseline_model=routing.get("baseline_model") or _first_served(catalog, providers, BASELINE_PREFERENCE),
+        quality_floor=float(routing.get("quality_floor", 0.95)), fallbacks=fallbacks,
+    )
 
 
 async def _tier2(settings: Settings, engine: AsyncEngine, redis: Redis | None, metrics: Metrics) -> Tier2 | None:

@@ -9,9 +9,9 @@ from starlette.responses import Response
 
 from asahi.api.deps import components
 from asahi.api.surface import WireFormat, authenticate, error_response, json_response, serve_chat
-from asahi.call import AUTO_MODEL
 from asahi.errors import AsahiError
 from asahi.providers.openai import wire
+from asahi.routing.hints import AUTO_MODEL
 
 OPENAI = WireFormat(
     "openai", wire.parse_request, wire.render_result, wire.render_error,
@@ -30,10 +30,10 @@ async def list_models(request: Request) -> Response:
     except AsahiError as err:
         return error_response(err, wire.render_error)
     built = components(request)
-    policy = await built.pipeline.policies.get(key.org_id)
+    policy = await built.policies.get(key.org_id)
     created = int(built.started_at)
     data = [{"id": AUTO_MODEL, "object": "model", "created": created, "owned_by": "asahi"}] + [
         {"id": m.name, "object": "model", "created": created, "owned_by": m.provider}
-        for m in built.pipeline.chooser.available(policy)
+        for m in built.router.allowed(policy)
     ]
     return json_response({"object": "list", "data": data})

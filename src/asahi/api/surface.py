@@ -16,11 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from asahi.api.deps import components
-from asahi.call import CacheDirective, Call, Outcome, RoutingHints, mode_for
+from asahi.call import CacheDirective, Call, Outcome
 from asahi.domain import ChatRequest, ChatResult, StreamEvent
 from asahi.errors import AsahiError, BadRequest
 from asahi.governance.auth import presented_key, require_scope
 from asahi.governance.keys import KeyRecord
+from asahi.routing.hints import RoutingHints
 
 JSON = "application/json"
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ async def serve_chat(request: Request, wire: WireFormat) -> Response:
         key = await authenticate(request)
         chat = wire.parse(await read_json(request))
         call = Call(rid, wire.name, key, chat, cache=cache_directive(request),
-                    routing=RoutingHints(mode_for(chat.model)))
+                    routing=RoutingHints())
         outcome = await components(request).pipeline.run(call)
     except AsahiError as err:
         return error_response(err, wire.render_error)
