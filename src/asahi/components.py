@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from asahi import redis_client
 from asahi.cache.exact import ExactCache, MemoryExactCache, RedisExactCache
 from asahi.cache.semantic.cache import SemanticCache
+from asahi.cache.semantic.confirm import Confirmation
 from asahi.cache.semantic.store import SemanticStore, SemanticSync
 from asahi.cache.semantic.tier2 import Tier2
 from asahi.cache.tier1 import Tier1
 from asahi.cache.vectors.factory import build_vector_index
-from asahi.embeddings.factory import build_embedder
+from asahi.embeddings.factory import build_embedding
 from asahi.governance.auth import Authenticator
 from asahi.governance.crypto import Sealer, embedded_key
 from asahi.governance.policy import PolicyStore
@@ -66,7 +67,7 @@ class Components:
     def describe_tier2(self) -> dict[str, str | None]:
         if self.tier2 is None:
             return {"embedder": None, "vector_store": None}
-        return {"embedder": self.tier2.embedder.name, "vector_store": self.tier2.cache.index.name}
+        return {"embedder": self.tier2.embedding.name, "vector_store": self.tier2.cache.index.name}
 
     async def aclose(self) -> None:
         if self.tier2 is not None:
@@ -189,7 +190,7 @@ async def _tier2(settings: Settings, engine: AsyncEngine, redis: Redis | None, m
     if not config.get("enabled", True):
         return None
     embeddings = settings.section("embeddings")
-    embedder = build_embedder(
+    embedding = build_embedding(
         provider=str(embeddings.get("provider", "auto")), cohere_api_key=settings.cohere_api_key,
         cohere_base_url=settings.cohere_base_url, model=str(embeddings.get("model", "embed-english-v3.0")),
         dimension=int(embeddings["dimension"]) if settings.cohere_api_key and "dimension" in embeddings else None,
@@ -198,7 +199,7 @@ async def _tier2(settings: Settings, engine: AsyncEngine, redis: Redis | None, m
     bounds = {"max_entries_per_org": int(config.get("max_entries_per_org", 100_000)),
               "max_bytes_per_org": int(config.get("max_bytes_per_org", 512 * 1024 * 1024)), "ttl_seconds": ttl}
     index = await build_vector_index(
-        dimension=embedder.dimension, pinecone_api_key=settings.pinecone_api_key,
+        dimension=embedding.search.dimension, pinecone_api_key=settings.pinecone_api_key,
         pinecone_index=settings.pinecone_index, pinecone_host=settings.pinecone_host,
         pinecone_control_host=settings.environ.get("PINECONE_CONTROLLER_HOST") or None, **bounds,
     )
@@ -206,11 +207,12 @@ async def _tier2(settings: Settings, engine: AsyncEngine, redis: Redis | None, m
     cache = SemanticCache(
         index, delta=float(config.get("target_error_rate", 0.02)),
         verify_sample_rate=float(config.get("verify_sample_rate", 0.05)),
+        confirmation=None if embedding.confirm is None else Confirmation(embedding.confirm),
     )
-    store = SemanticStore(engine, cache, embedder.name, ttl)
+    store = SemanticStore(engine, cache, embedding.name, ttl)
     loaded = await store.load()  # a shared index (Pinecone) already holds them: only this instance's view loads
     if loaded:
         log.info("tier 2 loaded %d entries", loaded)
     sync = SemanticSync(store, redis, poll=settings.database_url is not None)
     await sync.start()
-    return Tier2(cache, embedder, store, sync, metrics, int(config.get("max_prompt_chars", 8000)))
+    return Tier2(cache, embedding, store, sync, metrics, int(config.get("max_prompt_chars", 8000)))

@@ -20,7 +20,8 @@ from asahi.cache.semantic.compare import answers_agree
 from asahi.cache.semantic.query import Tier2Query, tier2_query
 from asahi.cache.semantic.store import SemanticStore, SemanticSync
 from asahi.domain import ChatRequest, ChatResult
-from asahi.embeddings.base import Embedder
+from asahi.embeddings.base import EmbeddingError
+from asahi.embeddings.factory import Tier2Embedding
 from asahi.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,8 @@ MAX_BACKGROUND = 1000  # stores and labels in flight
 
 @dataclass(slots=True)
 class Probe:
-    """What tier 2 learned about one request: its query, its embedding (reused by the router), the decision."""
+    """What tier 2 learned about one request: its query, its embedding (what the index searches), the decision
+    (`decision.confirmed` is the prompt's MiniLM vector when the two-stage lookup ran it)."""
 
     query: Tier2Query | None
     embedding: np.ndarray | None
@@ -38,11 +40,11 @@ class Probe:
 
 class Tier2:
     def __init__(
-        self, cache: SemanticCache, embedder: Embedder, store: SemanticStore, sync: SemanticSync, metrics: Metrics,
-        max_prompt_chars: int,
+        self, cache: SemanticCache, embedding: Tier2Embedding, store: SemanticStore, sync: SemanticSync,
+        metrics: Metrics, max_prompt_chars: int,
     ) -> None:
         self.cache = cache
-        self.embedder = embedder
+        self.embedding = embedding
         self.store = store
         self.sync = sync
         self._metrics = metrics
@@ -58,7 +60,7 @@ class Tier2:
         if query is None:
             return Probe(None, None, Tier2Decision.miss("skipped"))
         try:
-            embedding = (await self.embedder.embed([query.text]))[0]
+            embedding = (await self.embedding.search.embed([query.text]))[0]
         except Exception as exc:  # noqa: BLE001  # any embedder failure: go on without tier 2
             self._failed("embed", exc)
             return Probe(None, None, Tier2Decision.miss("embedder failed"))
@@ -66,7 +68,7 @@ class Tier2:
             return Probe(query, embedding, Tier2Decision.miss("no-cache"))
         try:
             decision = await self.cache.lookup(org_id, query.context_key, query.text, embedding, delta)
-        except Tier2Unavailable as exc:
+        except (Tier2Unavailable, EmbeddingError) as exc:  # the store, or the confirming model
             self._failed("lookup", exc)
             decision = Tier2Decision.miss("vector store failed")
         return Probe(query, embedding, decision)
@@ -94,7 +96,9 @@ class Tier2:
         try:
             agreed_with = None
             if decision.verify and decision.entry is not None:
-                agree = await answers_agree(decision.entry.answer_text, fresh, self.embedder)
+                # A verified candidate was confirmed, so the confirming model is loaded already.
+                agree = await answers_agree(decision.entry.answer_text, fresh,
+                                            self.embedding.confirm or self.embedding.search)
                 self.cache.record_label(org_id, decision.entry.id, decision.similarity, agree)
                 await self.store.save_labels(org_id, decision.entry)
                 agreed_with = decision.entry.id if agree else None
@@ -103,6 +107,7 @@ class Tier2:
                 stored = await self.cache.store(
                     org_id, probe.query.context_key, probe.query.text, probe.embedding,
                     codec.encode(codec.CachedAnswer(result)), fresh, same_answer_as=agreed_with,
+                    confirm_vector=decision.confirmed,
                 )
                 await self.store.save(stored.entry, model, stored.evicted)
                 await self.sync.announce(stored.entry.id)
@@ -135,4 +140,4 @@ class Tier2:
     async def aclose(self) -> None:
         await self.drain()
         await self.sync.aclose()
-        await self.embedder.aclose()
+        await self.embedding.aclose()
