@@ -15,12 +15,11 @@ from typing import Any
 import numpy as np
 
 from asahi.cache import codec
-from asahi.cache.semantic.cache import SemanticCache, Tier2Decision, Tier2Unavailable
+from asahi.cache.semantic.cache import SemanticCache, Tier2Decision
 from asahi.cache.semantic.compare import answers_agree
 from asahi.cache.semantic.query import Tier2Query, tier2_query
 from asahi.cache.semantic.store import SemanticStore, SemanticSync
 from asahi.domain import ChatRequest, ChatResult
-from asahi.embeddings.base import EmbeddingError
 from asahi.embeddings.factory import Tier2Embedding
 from asahi.observability.metrics import Metrics
 
@@ -68,7 +67,7 @@ class Tier2:
             return Probe(query, embedding, Tier2Decision.miss("no-cache"))
         try:
             decision = await self.cache.lookup(org_id, query.context_key, query.text, embedding, delta)
-        except (Tier2Unavailable, EmbeddingError) as exc:  # the store, or the confirming model
+        except Exception as exc:  # noqa: BLE001  # the vector store, or the confirming model: go on without tier 2
             self._failed("lookup", exc)
             decision = Tier2Decision.miss("vector store failed")
         return Probe(query, embedding, decision)
