@@ -426,6 +426,16 @@ def write_docs(table: str) -> None:
     path.write_text(f"{head}{start}\n{table}{end}{tail}", encoding="utf-8")
 
 
+def shown_args(argv: list[str]) -> list[str]:
+    """The arguments that changed the figures: not --write-docs, nor where the data was read from."""
+    shown, skip = [], False
+    for arg in argv:
+        if not skip and arg not in ("--write-docs", "--data") and not arg.startswith("--data="):
+            shown.append(arg)
+        skip = arg == "--data"
+    return shown
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -456,8 +466,7 @@ def main(argv: list[str] | None = None) -> None:
                           "embedders": {e: {k: r[k] for k in ("datasets", "overall", "thresholds")}
                                         for e, r in results.items()}}))
         return
-    command = "python bench/semantic_eval.py " + " ".join(
-        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--write-docs")
+    command = "python bench/semantic_eval.py " + " ".join(shown_args(argv if argv is not None else sys.argv[1:]))
     table = markdown(results, command.strip())
     print(table)
     if args.write_docs:

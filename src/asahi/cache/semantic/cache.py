@@ -141,7 +141,7 @@ class SemanticCache:
             candidates.append((entry, match.score))
         if self.confirmation is None or not candidates:
             return self._decide(model, candidates, delta, veto)
-        confirmed = await self.confirmation.confirm(text, candidates)
+        confirmed = await self.confirmation.confirm(text, candidates, model.lowest_servable(delta))
         if confirmed is None:
             return self._decide(model, [], delta, veto)
         close = [(entry, s) for (entry, _), s in zip(candidates, confirmed.similarities, strict=True) if s is not None]

@@ -36,7 +36,7 @@ REFIT_EVERY = 25  # refit the org model after this many new labels
 PRIOR_T0 = (0.92, 0.08)  # mean, sd of the org boundary before any label: cautious
 PRIOR_GAMMA = (25.0, 12.0)  # mean, sd of the sigmoid steepness
 ENTRY_OFFSET_SD = 0.04  # how far one entry's boundary may sit from its org's (prior sd); tuned in the eval
-Z = 0.5  # one-sided ~69% bound: see the module's docstring
+Z = 0.5  # a one-sided ~69% bound: see the module's docstring
 MAX_STEP = 0.02  # largest Newton step on an entry's boundary offset
 MAX_ERROR = 0.5  # never serve a candidate more likely wrong than right, whatever the budget left
 BUDGET_WINDOW = 5000  # lookups over which the error budget is kept (exponential decay)
@@ -174,6 +174,13 @@ class OrgModel:
                 threshold = max(delta, float(errors[affordable - 1]))
         self._thresholds[delta] = (self._count, threshold)
         return threshold
+
+    def lowest_servable(self, delta: float) -> float:
+        """About the lowest similarity at which an entry could be served now: the org's boundary, moved by as much
+        as an entry's own labels plausibly move it (two prior sds), at the largest error a hit may carry. A
+        two-stage lookup does not confirm candidates that cannot come near it."""
+        error = min(MAX_ERROR, self.threshold(delta))
+        return self.t0 - 2 * ENTRY_OFFSET_SD + math.log((1 - error) / error) / self.gamma
 
     def affordable(self, error: float, delta: float) -> bool:
         """May a hit with this estimated error be served without the org's error rate passing δ?"""
