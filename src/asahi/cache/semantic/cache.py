@@ -159,11 +159,12 @@ class SemanticCache:
                 explore = (entry, similarity)
         if best is not None:
             lower, entry, similarity = best
-            model.offer(1 - lower)
-            if model.affordable(1 - lower, delta):
+            error = model.error(1 - lower)
+            model.offer(error)
+            if model.affordable(error, delta):
                 if self._rng.random() < self.verify_sample_rate:
                     return Tier2Decision(False, True, entry, similarity, "sampled")
-                model.charge(1 - lower)
+                model.charge(error)
                 return Tier2Decision(True, False, entry, similarity, "hit")
         if explore is not None:
             return Tier2Decision(False, True, explore[0], explore[1], "explore")
@@ -249,8 +250,11 @@ class SemanticCache:
 
     def record_label(self, org_id: str, entry_id: str, similarity: float, correct: bool) -> None:
         """A label for serving `entry_id` at `similarity`: from verification or from user feedback."""
-        self.model(org_id).add(similarity, correct)
+        model = self.model(org_id)
         entry = self.entry(org_id, entry_id)
+        _, lower = model.correct_probability(similarity, entry.state if entry is not None else EntryState())
+        model.check(1 - lower, correct)  # before the label moves the estimate
+        model.add(similarity, correct)
         if entry is not None:
             entry.state.add(similarity, correct)
 

@@ -42,6 +42,9 @@ MAX_ERROR = 0.5  # never serve a candidate more likely wrong than right, whateve
 BUDGET_WINDOW = 5000  # lookups over which the error budget is kept (exponential decay)
 OFFER_WINDOW = 2000  # recent lookups whose best candidates set the serving threshold
 REFRESH_EVERY = 25  # lookups between two computations of the serving threshold
+CALIBRATION_PRIOR = 3.0  # pseudo-errors: until this many would-be hits were labelled, estimates stand as they are
+CALIBRATION_Z = 0.5  # the observed count of wrong labels is taken this many sds high: few are seen
+CALIBRATION_WINDOW = 1000  # labels of would-be hits over which the calibration is kept (exponential decay)
 
 
 def _sigmoid(x: float) -> float:
@@ -88,6 +91,10 @@ class OrgModel:
     _offers: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=OFFER_WINDOW))
     _count: int = 0
     _thresholds: dict[float, tuple[int, float]] = field(default_factory=dict)  # δ -> (computed at, threshold)
+    _last_threshold: float | None = None
+    # Decayed wrong labels among would-be hits, and the sum of their estimated errors: their ratio scales estimates
+    checked_wrong: float = 0.0
+    checked_expected: float = 0.0
 
     def add(self, similarity: float, correct: bool) -> None:
         self.labels.append((float(similarity), bool(correct)))
@@ -154,6 +161,27 @@ class OrgModel:
         self.spent *= decay
         self._count += 1
 
+    def calibration(self) -> float:
+        """Observed over estimated errors of the labelled would-be hits (sampled checks, feedback, and candidates
+        held back by the budget), shrunk towards 1, the observed count taken CALIBRATION_Z sds high. The sigmoid
+        is fitted mostly on the labels of middling candidates, so its slope can be off where hits are served (on
+        Banking77 its estimates ran ~2x the errors seen); this puts the estimates on the scale of what
+        verification actually finds."""
+        wrong = self.checked_wrong + CALIBRATION_Z * math.sqrt(self.checked_wrong + 1)
+        return (wrong + CALIBRATION_PRIOR) / (self.checked_expected + CALIBRATION_PRIOR)
+
+    def error(self, estimated: float) -> float:
+        """A candidate's error as the budget counts it: the model's estimate, calibrated."""
+        return min(1.0, estimated * self.calibration())
+
+    def check(self, estimated: float, correct: bool) -> None:
+        """A label on a candidate whose calibrated error was within the serving threshold: a would-be hit."""
+        if self._last_threshold is None or self.error(estimated) > self._last_threshold:
+            return
+        decay = 1 - 1 / CALIBRATION_WINDOW
+        self.checked_wrong = self.checked_wrong * decay + (not correct)
+        self.checked_expected = self.checked_expected * decay + estimated
+
     def offer(self, error: float) -> None:
         """The estimated error of this lookup's best candidate, served or not: what sets the threshold."""
         self._offers.append((self._count, error))
@@ -173,6 +201,7 @@ class OrgModel:
             if affordable:
                 threshold = max(delta, float(errors[affordable - 1]))
         self._thresholds[delta] = (self._count, threshold)
+        self._last_threshold = min(MAX_ERROR, threshold)
         return threshold
 
     def lowest_servable(self, delta: float) -> float:
@@ -190,13 +219,14 @@ class OrgModel:
         self.spent += error
 
     def to_json(self) -> dict[str, Any]:
-        return {"lookups": self.lookups, "spent": self.spent,
-                "labels": [[round(s, 5), c] for s, c in self.labels]}
+        return {"lookups": self.lookups, "spent": self.spent, "checked_wrong": self.checked_wrong,
+                "checked_expected": self.checked_expected, "labels": [[round(s, 5), c] for s, c in self.labels]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OrgModel:
-        model = cls(lookups=float(data.get("lookups", 0.0)),
-                    spent=float(data.get("spent", 0.0)))
+        model = cls(lookups=float(data.get("lookups", 0.0)), spent=float(data.get("spent", 0.0)),
+                    checked_wrong=float(data.get("checked_wrong", 0.0)),
+                    checked_expected=float(data.get("checked_expected", 0.0)))
         for s, c in data.get("labels", []):
             model.labels.append((float(s), bool(c)))
         model.refit()
