@@ -14,8 +14,9 @@ Reimplemented from the idea, not from vCache's code, with two choices of ours:
   estimated error is at most the threshold at which the org's recent best candidates, all served, would have
   cost δ per lookup, and only while the estimated errors of its served hits stay within δ times its lookups
   (both decayed over a window of recent lookups). A candidate more likely wrong than right is never served.
-  In bench/semantic_eval.py a 95% bound (z = 1.645) left half the budget unspent, and the mean (z = 0)
-  overshot δ on QQP and MRPC, whose labels are noisy even at high similarity.
+  Estimates are calibrated against what verification finds on would-be hits (`calibration`). In
+  bench/semantic_eval.py (MiniLM alone, before calibration) a 95% bound (z = 1.645) left most of the budget
+  unspent, and the mean (z = 0) overshot δ on QQP and MRPC, whose labels are noisy even at high similarity.
 
 Labels are cheap: a candidate that is not served goes upstream anyway, so comparing the fresh answer with the
 entry's answer labels (s, correct) at no extra provider cost. Only sampled checks of confident hits cost a call.
@@ -165,8 +166,8 @@ class OrgModel:
         """Observed over estimated errors of the labelled would-be hits (sampled checks, feedback, and candidates
         held back by the budget), shrunk towards 1, the observed count taken CALIBRATION_Z sds high. The sigmoid
         is fitted mostly on the labels of middling candidates, so its slope can be off where hits are served (on
-        Banking77 its estimates ran ~2x the errors seen); this puts the estimates on the scale of what
-        verification actually finds."""
+        the intent sets its estimates ran well above the errors seen); this puts the estimates on the scale of
+        what verification actually finds."""
         wrong = self.checked_wrong + CALIBRATION_Z * math.sqrt(self.checked_wrong + 1)
         return (wrong + CALIBRATION_PRIOR) / (self.checked_expected + CALIBRATION_PRIOR)
 
