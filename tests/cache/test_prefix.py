@@ -31,7 +31,7 @@ def test_long_system_prompt_is_marked_at_its_end() -> None:
     marked = apply_prefix_caching(request, "org1", "anthropic", SONNET)
     assert markers(marked) == [(0, 1)]
     assert markers(request) == []  # the caller's request is not changed
-    sent = anthropic_wire(marked, SONNET)
+    sent = anthropic_wire(marked, SONNET, stream=False)
     assert sent["system"][1]["cache_control"] == {"type": "ephemeral"} and "cache_control" not in sent["system"][0]
     assert all("cache_control" not in block for turn in sent["messages"] for block in turn["content"])
 
@@ -73,7 +73,7 @@ def test_conversation_so_far_gets_its_own_breakpoint() -> None:
     marked = apply_prefix_caching(request, "org1", "anthropic", SONNET)
     # The end of the system prompt, and the last text before the newest turn (tool results and question).
     assert markers(marked) == [(0, 0), (3, 0)]
-    results = anthropic_wire(marked, SONNET)["messages"][2]["content"]
+    results = anthropic_wire(marked, SONNET, stream=False)["messages"][2]["content"]
     assert results[0]["content"][0]["cache_control"] == {"type": "ephemeral"}
 
 
@@ -113,8 +113,8 @@ def test_openai_gets_a_stable_prompt_cache_key() -> None:
     keyed = apply_prefix_caching(request, "org1", "openai", "gpt-4o")
     assert keyed.prompt_cache_key is not None and request.prompt_cache_key is None
     assert markers(keyed) == []  # OpenAI caches by itself; markers are Anthropic's
-    assert openai_wire(keyed, "gpt-4o")["prompt_cache_key"] == keyed.prompt_cache_key
-    assert "prompt_cache_key" not in openai_wire(request, "gpt-4o")
+    assert openai_wire(keyed, "gpt-4o", stream=False)["prompt_cache_key"] == keyed.prompt_cache_key
+    assert "prompt_cache_key" not in openai_wire(request, "gpt-4o", stream=False)
     other_question = ask(text("system", LONG), text("user", "Question two"))
     next_turn = ask(text("system", LONG), text("user", "Question one"), text("assistant", "A"),
                     text("user", "Question two"))

@@ -237,7 +237,7 @@ def test_never_routes_outside_the_allowed_models(
 ) -> None:
     from tests.routing.conftest import MODELS, fixed_router
 
-    router = Router(Catalog.from_config({"models": MODELS}), fixed_router(p))
+    router = Router(Catalog.from_entries(MODELS), fixed_router(p))
     policy = OrgPolicy(allowed_models=frozenset(allowed), default_model=default)
     req = request(tools=[Tool("t", None, {})] if tools else [])
     try:

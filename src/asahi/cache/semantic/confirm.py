@@ -20,15 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
+from asahi.cache.vectors.base import Vector
 from asahi.embeddings.base import Embedder
-
-if TYPE_CHECKING:
-    from asahi.cache.semantic.cache import SemanticEntry
-    from asahi.cache.vectors.base import Vector
 
 # Near the top, a pair's static cosine sits up to ~0.1 below its MiniLM cosine (5th percentile on the eval's sets),
 # so a candidate is confirmed when its static cosine comes within that margin of the lowest similarity the org's
@@ -41,6 +38,13 @@ MIN_RUNS = 20.0  # confirmations a cell needs before its record counts
 MIN_USEFUL = 0.05  # below this share of useful confirmations a cell stops confirming
 EXPLORE_EVERY = 20
 RECORD_WINDOW = 2000  # confirmations per cell over which its record decays
+
+
+class Candidate(Protocol):
+    """What a confirmation needs of a cached entry (`SemanticEntry` is one)."""
+
+    text: str
+    confirm_vector: Vector | None
 
 
 @dataclass(slots=True, frozen=True)
@@ -82,7 +86,7 @@ class Confirmation:
         low, high = self.gate_range
         return min(max(lowest_servable - self.margin, low), high)
 
-    async def confirm(self, text: str, candidates: Sequence[tuple[SemanticEntry, float]],
+    async def confirm(self, text: str, candidates: Sequence[tuple[Candidate, float]],
                       lowest_servable: float) -> Confirmed | None:
         """None when no candidate's static cosine reaches the gate: then nothing is embedded. Raises
         EmbeddingError."""
