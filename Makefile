@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: test lint demo bench eval install clean
+.PHONY: test lint demo bench eval install clean dashboard dashboard-check screenshots browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -15,14 +15,50 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The web dashboard (web/, Next.js): built as a static export into the package folder asahi/dashboard/, which
+# `asahi serve` serves at /dashboard/. Rebuilt only when a file under web/ changed; dependencies come from the
+# lock file. Needs Node.js >= 20.9 and npm at build time only.
+WEB_SOURCES := $(shell find web -type f -not -path 'web/node_modules/*' -not -path 'web/.next*' \
+	-not -path 'web/out/*' -not -name 'tsconfig.tsbuildinfo' -not -name 'next-env.d.ts' 2>/dev/null)
+WEB_DEPS := web/node_modules/.ci-stamp
+DASHBOARD := src/asahi/dashboard
+NEXT_BUILD := NEXT_TELEMETRY_DISABLED=1 npx --no-install next build
+
+$(WEB_DEPS): web/package-lock.json
+	@command -v npm >/dev/null || { echo "make: the dashboard needs Node.js >= 20.9 and npm"; exit 1; }
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+$(DASHBOARD)/index.html: $(WEB_DEPS) $(WEB_SOURCES)
+	cd web && npx --no-install eslint . --max-warnings 0
+	cd web && NEXT_BASE_PATH=/dashboard NEXT_PUBLIC_API_URL= $(NEXT_BUILD)
+	rm -rf $(DASHBOARD)
+	cp -r web/out $(DASHBOARD)
+
+dashboard: $(DASHBOARD)/index.html
+
+# A deployment on its own: NEXT_PUBLIC_API_URL set at build time must be what the static site calls.
+web/.next-check/index.html: $(WEB_DEPS) $(WEB_SOURCES)
+	cd web && NEXT_PUBLIC_API_URL=https://api.example.com NEXT_DIST_DIR=.next-check NEXT_BASE_PATH= $(NEXT_BUILD)
+
+dashboard-check: web/.next-check/index.html
+
+# Debian's Chromium for the browser tests (never a browser download).
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+# Screenshots of every page at 1280x800 for docs/dashboard/, taken by the browser tests.
+screenshots: $(STAMP) dashboard browser
+	ASAHI_DASHBOARD_SCREENSHOTS=docs/dashboard $(VENV)/bin/pytest -q -p no:cacheprovider tests/web
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 
-test: lint
+test: lint dashboard dashboard-check browser
 	eval "$$(scripts/test-services.sh)" && $(VENV)/bin/pytest -q -p no:cacheprovider
 
-demo: $(STAMP)
+demo: $(STAMP) dashboard
 	$(VENV)/bin/asahi demo
 
 # Speed and memory figures (docs/benchmarks.md). Loopback only; each run is bounded in time.

@@ -15,7 +15,7 @@ async def test_build_then_close_everything(make_settings: SettingsFactory) -> No
     assert "simulator" in built.providers and built.tier2 is not None
     assert built.cache_backend in ("memory", "redis")
     await built.aclose()
-    assert built.ledger._task is not None and built.ledger._task.done()
+    assert built.ledger._tasks and all(task.done() for task in built.ledger._tasks)
 
 
 async def test_a_failure_half_way_closes_what_was_started(

@@ -87,6 +87,7 @@ class Policies:
 class Ledger:
     def __init__(self) -> None:
         self.rows: list[UsageRow] = []
+        self.accepting = True
 
     def record(self, row: UsageRow) -> None:
         self.rows.append(row)
@@ -245,3 +246,11 @@ async def test_a_stream_the_client_left_is_billed_as_499_and_not_cached() -> Non
     await events.aclose()  # type: ignore[attr-defined]
     assert path.ledger.rows[0].status == 499
     assert (await path.pipeline.run(call(stream=True))).cache == "miss"
+
+
+async def test_nothing_is_answered_when_the_ledger_cannot_record_it() -> None:
+    path = build()
+    path.ledger.accepting = False
+    with pytest.raises(AsahiError) as refused:
+        await path.pipeline.run(call())
+    assert (refused.value.status, refused.value.code) == (503, "ledger_unavailable") and not path.provider.calls

@@ -37,3 +37,13 @@ def test_invalid_values_name_the_variable(env: dict[str, str], names: str) -> No
 
 def test_rediss_is_accepted() -> None:
     assert load_settings({"REDIS_URL": "rediss://:pw@host:6380/0"}).redis_url == "rediss://:pw@host:6380/0"
+
+
+def test_cors_origins_are_a_comma_separated_list_of_origins() -> None:
+    assert load_settings({}).cors_origins == ()
+    parsed = load_settings({"ASAHI_CORS_ORIGINS": " https://a.example.com/, http://localhost:3000 "}).cors_origins
+    assert parsed == ("https://a.example.com", "http://localhost:3000")
+    assert load_settings({"ASAHI_CORS_ORIGINS": "*"}).cors_origins == ("*",)
+    for bad in ("a.example.com", "https://a.example.com/app", "ftp://x"):
+        with pytest.raises(SettingsError, match="ASAHI_CORS_ORIGINS"):
+            load_settings({"ASAHI_CORS_ORIGINS": bad})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from asahi import __version__, components
 from asahi.api import (
     analytics,
     anthropic_messages,
+    dashboard,
     errors,
     feedback,
     health,
@@ -27,15 +29,22 @@ from asahi.api import (
     policy,
     signup,
 )
+from asahi.api.cors import Cors
+from asahi.api.deps import components as running_components
 from asahi.api.hot_path import Endpoint, HotPath
 from asahi.api.middleware import BodyLimit, RequestContext
 from asahi.errors import AsahiError
 from asahi.settings import Settings, load_settings
+from asahi.store.availability import DatabaseUnavailable, is_outage
 
 log = logging.getLogger(__name__)
 
 
-async def _unexpected(_request: Request, exc: Exception) -> Response:
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    if is_outage(exc):
+        # The database went away under a management route: a 503 the caller can retry, logged once per outage.
+        running_components(request).database.failed(exc)
+        return errors.error_response(DatabaseUnavailable())
     log.exception("unhandled error", exc_info=exc)
     return Response(errors.error_body("internal_error", "Internal error."), 500, media_type="application/json")
 
@@ -69,9 +78,14 @@ def create_app(settings: Settings | None = None) -> Gateway:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         built = await components.build(settings)
         app.state.components = built
+        # What start-up built (models, catalog, caches' tables) lives as long as the process: moved out of the
+        # collector's sight, so a collection no longer walks it and pauses every request for tens of ms.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             await built.aclose()
 
     app = Gateway(
@@ -92,8 +106,12 @@ def create_app(settings: Settings | None = None) -> Gateway:
         app.include_router(router)
     app.router.routes[:0] = [Route(path, endpoint, methods=[method]) for (method, path), endpoint in
                              INFERENCE_ROUTES.items()]
-    max_body = settings.config.server.max_body_bytes
-    app.hot_path = HotPath(INFERENCE_ROUTES, max_body)
-    app.add_middleware(BodyLimit, max_bytes=max_body)
+    server = settings.config.server
+    cors = Cors.of(settings.cors_origins)
+    app.hot_path = HotPath(INFERENCE_ROUTES, server.max_body_bytes, server.body_timeout_seconds, cors)
+    app.add_middleware(BodyLimit, max_bytes=server.max_body_bytes, timeout=server.body_timeout_seconds)
     app.add_middleware(RequestContext)
+    if cors is not None:
+        cors.add_to(app)  # outermost: a 413 must be readable by the browser that asked too
+    dashboard.mount(app)
     return app

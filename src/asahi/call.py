@@ -33,6 +33,7 @@ class Call:
     request: ChatRequest
     cache: CacheDirective = field(default_factory=CacheDirective)
     routing: RoutingHints = field(default_factory=RoutingHints)
+    large: bool = False  # a body large enough that hashing it runs in a worker thread, off the event loop
     started: float = field(default_factory=time.perf_counter)
 
     @property

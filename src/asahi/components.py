@@ -12,11 +12,9 @@ import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from asahi import redis_client
-from asahi.cache.exact import ExactCache, MemoryExactCache, RedisExactCache
+from asahi.cache.exact import ExactCache, FailoverCache, MemoryExactCache, RedisExactCache
 from asahi.cache.semantic.cache import SemanticCache
 from asahi.cache.semantic.confirm import Confirmation
 from asahi.cache.semantic.store import SemanticStore, SemanticSync
@@ -28,7 +26,7 @@ from asahi.governance.auth import Authenticator
 from asahi.governance.crypto import Sealer, embedded_key
 from asahi.governance.policy import PolicyStore
 from asahi.governance.ratelimit import RateLimiter
-from asahi.ledger.recorder import LedgerWriter
+from asahi.ledger.recorder import LedgerWriter, SpoolSettings
 from asahi.notify import build_mailer
 from asahi.notify.base import Mailer
 from asahi.observability.metrics import Metrics
@@ -36,11 +34,13 @@ from asahi.pipeline import Pipeline, PipelineConfig
 from asahi.providers.base import Provider
 from asahi.providers.registry import build_providers
 from asahi.providers.resilience import Resilience, RetryPolicy
+from asahi.redis_client import RedisLink
 from asahi.routing.catalog import Catalog
 from asahi.routing.learned import LearnedRouter
 from asahi.routing.router import Router
 from asahi.settings import Settings
 from asahi.store import db
+from asahi.store.availability import DatabaseState
 from asahi.store.migrate import migrate
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,8 @@ class Components:
     settings: Settings
     engine: AsyncEngine
     database_backend: str
-    redis: Redis | None
+    database: DatabaseState
+    redis: RedisLink
     auth: Authenticator
     limiter: RateLimiter
     sealer: Sealer
@@ -73,12 +74,13 @@ class Components:
 
     @property
     def cache_backend(self) -> str:
-        return "redis" if self.redis is not None else "memory"
+        """The guide's field: what tier 1 is on right now."""
+        return "redis" if self.redis.up else "memory"
 
     def describe_tier2(self) -> dict[str, str | None]:
         if self.tier2 is None:
             return {"embedder": None, "vector_store": None}
-        return {"embedder": self.tier2.embedding.name, "vector_store": self.tier2.cache.index.name}
+        return {"embedder": self.tier2.embedder.name, "vector_store": self.tier2.cache.index.name}
 
     async def aclose(self) -> None:
         """Close everything in the reverse order it was started: the ledger drains before the database goes."""
@@ -92,17 +94,18 @@ async def build(settings: Settings) -> Components:
         engine = db.create_engine(url)
         stack.push_async_callback(engine.dispose)
         await migrate(engine)
-        redis = await redis_client.connect(settings.redis_url)
-        if redis is not None:
-            stack.push_async_callback(redis.aclose)
-        auth = Authenticator(engine, ttl=settings.config.auth.key_cache_ttl_seconds, redis=redis)
+        database = DatabaseState()
+        redis = RedisLink(settings.redis_url)
+        await redis.start()
+        stack.push_async_callback(redis.aclose)
+        auth = Authenticator(engine, ttl=settings.config.auth.key_cache_ttl_seconds, link=redis, database=database)
         await auth.start()
         stack.push_async_callback(auth.aclose)
         providers = build_providers(settings)
         for provider in providers.values():
             stack.push_async_callback(provider.aclose)
         metrics = Metrics()
-        ledger = LedgerWriter(engine, metrics)
+        ledger = LedgerWriter(engine, metrics, _spool_settings(settings))
         await ledger.start()
         stack.push_async_callback(ledger.aclose)
         tier2 = await _tier2(settings, engine, redis, metrics)
@@ -110,8 +113,10 @@ async def build(settings: Settings) -> Components:
             stack.push_async_callback(tier2.aclose)
         sealer = Sealer(settings.encryption_key or embedded_key(settings.data_dir))
         limiter = RateLimiter(redis)
+        await limiter.start()
+        stack.push_async_callback(limiter.aclose)
         router = _router(settings, set(providers))
-        policies = PolicyStore(engine, sealer)
+        policies = PolicyStore(engine, sealer, database)
         tier1 = Tier1(_exact_cache(settings, redis), metrics, settings.config.cache.tier1.ttl_seconds)
         routing = settings.config.routing
         pipeline = Pipeline(
@@ -131,17 +136,27 @@ async def build(settings: Settings) -> Components:
         await stack.aclose()
         raise
     return Components(
-        settings=settings, engine=engine, database_backend=db.backend_name(url), redis=redis, auth=auth,
+        settings=settings, engine=engine, database_backend=db.backend_name(url), database=database, redis=redis,
+        auth=auth,
         limiter=limiter, sealer=sealer, mailer=build_mailer(settings), metrics=metrics, providers=providers,
         router=router, policies=policies, tier1=tier1, tier2=tier2, ledger=ledger, pipeline=pipeline,
         started_at=time.time(), _closing=stack,
     )
 
 
-def _exact_cache(settings: Settings, redis: Redis | None) -> ExactCache:
-    if redis is not None:
-        return RedisExactCache(redis)
-    return MemoryExactCache(settings.config.cache.tier1.memory_max_bytes)
+def _spool_settings(settings: Settings) -> SpoolSettings:
+    ledger = settings.config.ledger
+    return SpoolSettings(
+        directory=settings.data_dir / "ledger-spool", segment_bytes=ledger.spool_segment_bytes,
+        max_bytes=ledger.spool_max_bytes, sync_interval=ledger.sync_interval_ms / 1000, batch_size=ledger.batch_rows,
+    )
+
+
+def _exact_cache(settings: Settings, redis: RedisLink) -> ExactCache:
+    local = MemoryExactCache(settings.config.cache.tier1.memory_max_bytes)
+    if redis.client is None:
+        return local
+    return FailoverCache(redis, RedisExactCache(redis.client), local)
 
 
 def _first_served(catalog: Catalog, providers: set[str], names: tuple[str, ...]) -> str | None:
@@ -159,7 +174,7 @@ def _router(settings: Settings, providers: set[str]) -> Router:
     )
 
 
-async def _tier2(settings: Settings, engine: AsyncEngine, redis: Redis | None, metrics: Metrics) -> Tier2 | None:
+async def _tier2(settings: Settings, engine: AsyncEngine, redis: RedisLink, metrics: Metrics) -> Tier2 | None:
     config = settings.config.cache.tier2
     if not config.enabled:
         return None
@@ -183,6 +198,7 @@ async def _tier2(settings: Settings, engine: AsyncEngine, redis: Redis | None, m
     loaded = await store.load()  # a shared index (Pinecone) already holds them: only this instance's view loads
     if loaded:
         log.info("tier 2 loaded %d entries", loaded)
-    sync = SemanticSync(store, redis, poll=settings.database_url is not None)
+    # Without Redis, instances sharing a database poll it for each other's entries.
+    sync = SemanticSync(store, redis, poll=settings.database_url is not None and not redis.configured)
     await sync.start()
     return Tier2(cache, embedding, store, sync, metrics, config.max_prompt_chars)

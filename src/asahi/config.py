@@ -31,6 +31,12 @@ class Section(BaseModel):
 
 class ServerConfig(Section):
     max_body_bytes: Positive  # requests above this get 413
+    max_messages: Positive  # per inference request; past them 400
+    max_tools: Positive
+    max_json_depth: Annotated[int, Field(gt=1, le=200)]
+    max_json_values: Positive  # every value in one body, nested ones included
+    header_timeout_seconds: PositiveFloat  # a client that has not sent its headers by then is cut off
+    body_timeout_seconds: PositiveFloat  # the longest wait for the next piece of a request body (408 after)
     signup_rate_limit_per_hour: Positive  # per client IP
 
 
@@ -84,6 +90,13 @@ class RoutingConfig(Section):
     fallbacks: dict[str, list[str]]
 
 
+class LedgerConfig(Section):
+    spool_max_bytes: Positive  # rows on local disk not yet in the database; past it new requests get 503
+    spool_segment_bytes: Positive
+    sync_interval_ms: Annotated[float, Field(gt=0, le=1000)]  # the most a power loss can take
+    batch_rows: Positive
+
+
 class NotifyConfig(Section):
     smtp_port: Annotated[int, Field(gt=0, lt=65536)]
 
@@ -109,6 +122,7 @@ class Config(Section):
     embeddings: EmbeddingsConfig
     vectors: VectorsConfig
     routing: RoutingConfig
+    ledger: LedgerConfig
     notify: NotifyConfig
     simulator: SimulatorConfig
     models: dict[str, dict[str, Any]]  # the catalog; routing.catalog reads each entry

@@ -30,8 +30,9 @@ def instructions(base: str, org_id: str, key: str) -> str:
     body = f'{{"model": "{DEMO_MODEL}", "messages": [{{"role": "user", "content": "What is prompt caching?"}}]}}'
     return f"""
 Asahi demo: embedded defaults (SQLite, in-process caches, built-in simulator provider).
-  org_id:  {org_id}
-  api key: {key}
+  dashboard: {base}/dashboard/   (sign in with the api key below, or sign up a new org there)
+  org_id:    {org_id}
+  api key:   {key}
 
 Try it (run it twice: the second answer is a tier 1 cache hit, see x-asahi-cache and x-asahi-saved-usd):
 

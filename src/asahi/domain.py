@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+# A provider wire format. Fields and blocks Asahi does not model travel in the format they came in, tagged with it.
+Family = Literal["openai", "anthropic"]
 
 
 @dataclass(slots=True, frozen=True)
@@ -30,7 +32,20 @@ class ImagePart:
     media_type: str | None = None
 
 
-Part = TextPart | ImagePart
+@dataclass(slots=True, frozen=True)
+class NativePart:
+    """A content block Asahi does not model (Anthropic thinking, documents and server tool results; OpenAI audio
+    and files), exactly as it came, for providers of its `family` only."""
+
+    family: Family
+    block: dict[str, Any]
+
+    @property
+    def is_reasoning(self) -> bool:
+        return self.block.get("type") in ("thinking", "redacted_thinking")
+
+
+Part = TextPart | ImagePart | NativePart
 
 
 @dataclass(slots=True, frozen=True)
@@ -63,7 +78,8 @@ class Tool:
     name: str
     description: str | None
     parameters: dict[str, Any]  # JSON schema
-
+    native: dict[str, Any] | None = None  # a provider's own tool (e.g. Anthropic web search), as it came
+    family: Family | None = None  # set with `native`
 
 @dataclass(slots=True, frozen=True)
 class ToolChoice:
@@ -71,9 +87,39 @@ class ToolChoice:
     name: str | None = None  # mode == "tool"
 
 
+@dataclass(slots=True, frozen=True)
+class Reasoning:
+    """How much a reasoning model may think: OpenAI's effort or Anthropic's token budget, each translatable into
+    the other. Reasoning tokens are output tokens: billed, and counted in the ledger."""
+
+    effort: Effort | None = None
+    budget_tokens: int | None = None
+
+    def budget(self) -> int:
+        """As a thinking budget in tokens (a medium one when neither was given: the model decides)."""
+        return self.budget_tokens or EFFORT_BUDGETS[self.effort or "medium"]
+
+    def as_effort(self) -> Effort:
+        """As an effort: the smallest whose budget holds this one's."""
+        if self.effort is not None:
+            return self.effort
+        budget = self.budget()
+        return next((effort for effort, limit in EFFORT_BUDGETS.items() if budget <= limit), "high")
+
+
+Effort = Literal["minimal", "low", "medium", "high"]
+# Efforts and thinking budgets, each to the other: light, medium and deep thinking as Anthropic sizes them.
+EFFORT_BUDGETS: dict[Effort, int] = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576}
+
+
 @dataclass(slots=True)
 class ChatRequest:
-    """A chat request, whatever surface it came from."""
+    """A chat request, whatever surface it came from.
+
+    `extras` holds the fields of the surface's format (`family`) that Asahi does not model, untouched: they go to
+    providers of that family as they came, take part in every cache key, and make a provider of another family
+    incapable of the request (it is skipped, or an explicit request refused), never silently dropped.
+    """
 
     model: str
     messages: list[Message]
@@ -92,12 +138,44 @@ class ChatRequest:
     parallel_tool_calls: bool | None = None
     # OpenAI prompt-cache routing key: requests sharing it meet on the same cache servers; tier 3 sets it.
     prompt_cache_key: str | None = None
+    reasoning: Reasoning | None = None
+    logprobs: bool = False  # OpenAI only
+    top_logprobs: int | None = None  # OpenAI only
+    frequency_penalty: float | None = None  # OpenAI only
+    presence_penalty: float | None = None  # OpenAI only
+    top_k: int | None = None  # Anthropic only
+    family: Family | None = None  # the surface format the request came in
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def last_user_text(self) -> str:
         for message in reversed(self.messages):
             if message.role == "user":
                 return message.text
         return ""
+
+    def native_fields(self) -> dict[Family, list[str]]:
+        """What only providers of one family can take, by family: the reason another family is incapable."""
+        found: dict[Family, list[str]] = {}
+        if self.family is not None and self.extras:
+            found.setdefault(self.family, []).extend(sorted(self.extras))
+        for name, family in _FAMILY_FIELDS:
+            if getattr(self, name) not in (None, False):
+                found.setdefault(family, []).append(name)
+        for message in self.messages:
+            for part in message.content:
+                # An answer's own past reasoning translates by leaving it out: other formats carry none.
+                if isinstance(part, NativePart) and not part.is_reasoning:
+                    found.setdefault(part.family, []).append(f"{part.block.get('type')} content")
+        for tool in self.tools:
+            if tool.family is not None:
+                found.setdefault(tool.family, []).append(f"{tool.name} tool")
+        return found
+
+
+_FAMILY_FIELDS: tuple[tuple[str, Family], ...] = (
+    ("logprobs", "openai"), ("top_logprobs", "openai"), ("frequency_penalty", "openai"),
+    ("presence_penalty", "openai"), ("top_k", "anthropic"),
+)
 
 
 @dataclass(slots=True)
@@ -123,6 +201,7 @@ class Choice:
     index: int
     message: Message
     finish_reason: FinishReason
+    logprobs: dict[str, Any] | None = None  # as OpenAI reported them (`content`, `refusal`)
 
 
 @dataclass(slots=True)
@@ -133,6 +212,8 @@ class ChatResult:
     choices: list[Choice]
     usage: Usage
     created: int
+    family: Family | None = None  # the wire format `extras` are in
+    extras: dict[str, Any] = field(default_factory=dict)  # the provider's own top-level answer fields
 
 
 @dataclass(slots=True, frozen=True)
@@ -163,4 +244,22 @@ class UsageEvent:
     usage: Usage
 
 
-StreamEvent = TextDelta | ToolCallDelta | FinishEvent | UsageEvent
+@dataclass(slots=True, frozen=True)
+class ThinkingDelta:
+    """A piece of an Anthropic thinking block: its text, its closing signature, or a redacted block's data."""
+
+    index: int
+    thinking: str = ""
+    signature: str | None = None
+    redacted: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class LogprobsDelta:
+    """OpenAI log probabilities for the tokens of a stream chunk."""
+
+    index: int
+    content: list[dict[str, Any]]
+
+
+StreamEvent = TextDelta | ToolCallDelta | FinishEvent | UsageEvent | ThinkingDelta | LogprobsDelta

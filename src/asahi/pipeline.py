@@ -9,11 +9,12 @@ A step whose backend is off or failing (no Redis, a cache error) is skipped, nev
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from typing import cast
+from typing import Any, TypeVar, cast
 
 from asahi.cache.codec import CachedAnswer
 from asahi.cache.prefix import apply_prefix_caching
@@ -29,12 +30,14 @@ from asahi.ledger.recorder import LedgerWriter
 from asahi.ledger.rows import row_for
 from asahi.observability.metrics import Metrics
 from asahi.providers.base import Account, Provider
-from asahi.providers.resilience import Prepare, Resilience
+from asahi.providers.resilience import BreakerState, Prepare, Resilience
 from asahi.routing.catalog import ModelInfo
 from asahi.routing.cost import estimate_input_tokens, estimate_output_tokens
 from asahi.routing.hints import RoutingMode
 from asahi.routing.router import Route, Router
 from asahi.streaming import StreamAccumulator, events_from_result, finished_cleanly
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,15 +84,24 @@ class Pipeline:
         self._resilience = resilience
 
     async def run(self, call: Call) -> Outcome:
+        if not self._ledger.accepting:
+            # The spool is at its bound (a long database outage): an answer that could not be recorded would
+            # break the ledger's promise, so none is given.
+            raise AsahiError(503, "ledger_unavailable", "Asahi cannot record usage right now; retry shortly.",
+                             headers={"retry-after": "5"})
         policy = await self._policies.get(call.org_id)
         await self._rate_limit(call, policy)
         # An explicit model is validated before any cache is read, so a refused model never gets an answer.
         explicit = call.routing.resolve(call.request.model) is RoutingMode.EXPLICIT
-        route = self._router.route(call.request, policy, call.routing) if explicit else None
+        if explicit:
+            route: Route | None = await _off_loop(call.large, self._router.route, call.request, policy, call.routing)
+        else:
+            route = None
+            await _off_loop(call.large, self._router.check_fits, call.request, policy)  # before hashing, embedding
         scope = route.model.name if route is not None else call.scope()
         baseline = self._router.baseline(call.request, call.routing, policy)
         cacheable = self._cacheable(call)
-        key = self._tier1.key(call.org_id, call.request, scope)
+        key = await _off_loop(call.large, self._tier1.key, call.org_id, call.request, scope)
         if cacheable and call.cache.read:
             hit = await self._tier1.get(key)
             if hit is not None and policy.allows(hit.result.model):
@@ -97,19 +109,24 @@ class Pipeline:
         probe = None
         if self._tier2 is not None and cacheable:
             probe = await self._tier2.probe(
-                call.org_id, call.request, scope, read=call.cache.read, delta=policy.tier2_target_error
+                call.org_id, call.request, scope, read=call.cache.read, delta=policy.tier2_target_error,
+                large=call.large,
             )
             if probe.decision.hit:
-                answer = self._tier2.answer(probe.decision)
-                if policy.allows(answer.result.model):
+                answer = self._tier2.answer_for(probe.decision, call.request)
+                if answer is not None and policy.allows(answer.result.model):
                     self._tier2.served(call.request_id, call.org_id, probe.decision)
                     return self._from_cache(call, baseline, answer, "t2", probe.decision.similarity)
         if route is None:
-            route = self._router.route(call.request, policy, call.routing, None if probe is None else probe.embedding)
+            embedding = None if probe is None else probe.embedding
+            route = await _off_loop(call.large, self._router.route, call.request, policy, call.routing, embedding)
         plan = Plan(route, baseline, key if cacheable and call.cache.write else None, cacheable, probe)
         if call.request.stream:
             return await self._stream(call, plan)
         return await self._complete(call, plan)
+
+    def open_breakers(self) -> list[tuple[str, str, BreakerState]]:
+        return self._resilience.open_breakers()
 
     async def _rate_limit(self, call: Call, policy: OrgPolicy) -> None:
         if policy.requests_per_minute is None:
@@ -271,6 +288,11 @@ def _prefix_caching(org_id: str) -> Prepare:
         return apply_prefix_caching(request, org_id, provider.name, model)
 
     return prepare
+
+
+async def _off_loop(large: bool, function: Callable[..., T], *args: Any) -> T:
+    """Run `function` in a worker thread for a large request, so hashing megabytes never holds the loop."""
+    return await asyncio.to_thread(function, *args) if large else function(*args)
 
 
 def _answered_by(route: Route, model: str) -> ModelInfo:

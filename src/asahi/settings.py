@@ -51,6 +51,7 @@ class Settings:
     smtp: SmtpSettings | None
     log_level: str
     environ: dict[str, str] = field(repr=False, default_factory=dict)
+    cors_origins: tuple[str, ...] = ()  # ASAHI_CORS_ORIGINS; empty: no origin beyond the API's own
 
 
 def _blank_to_none(value: str | None) -> str | None:
@@ -110,6 +111,16 @@ def _smtp(env: dict[str, str], config: Config) -> SmtpSettings | None:
     )
 
 
+def _cors_origins(raw: str | None) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in (raw or "").split(",") if o.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if origin != "*" and (parts.scheme not in ("http", "https") or not parts.netloc or parts.path):
+            raise SettingsError(f"ASAHI_CORS_ORIGINS: '{origin}' is not an origin such as https://app.example.com "
+                                "(scheme and host, no path) or *")
+    return origins
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read settings from `environ` (the process environment by default)."""
     env = dict(os.environ if environ is None else environ)
@@ -152,4 +163,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         smtp=_smtp(env, config),
         log_level=log_level,
         environ=env,
+        cors_origins=_cors_origins(get("ASAHI_CORS_ORIGINS")),
     )

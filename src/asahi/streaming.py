@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from asahi.domain import (
     ChatResult,
     Choice,
     FinishEvent,
     FinishReason,
+    LogprobsDelta,
     Message,
+    NativePart,
+    Part,
     StreamEvent,
     TextDelta,
     TextPart,
+    ThinkingDelta,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -38,6 +43,20 @@ class _ChoiceBuffer:
     text: list[str] = field(default_factory=list)
     tools: dict[int, _ToolBuffer] = field(default_factory=dict)
     finish_reason: FinishReason | None = None
+    thinking: list[NativePart] = field(default_factory=list)  # the blocks, in order, before the text
+    logprobs: list[dict[str, Any]] = field(default_factory=list)
+
+    def think(self, event: ThinkingDelta) -> None:
+        if event.redacted is not None:
+            self.thinking.append(NativePart("anthropic", {"type": "redacted_thinking", "data": event.redacted}))
+            return
+        last = self.thinking[-1].block if self.thinking else None
+        if last is None or last["type"] != "thinking" or last.get("signature"):
+            last = {"type": "thinking", "thinking": "", "signature": ""}
+            self.thinking.append(NativePart("anthropic", last))
+        last["thinking"] += event.thinking
+        if event.signature is not None:
+            last["signature"] = event.signature
 
 
 class StreamAccumulator:
@@ -63,6 +82,10 @@ class StreamAccumulator:
             tool.arguments.append(event.arguments)
         elif isinstance(event, FinishEvent):
             choice.finish_reason = event.finish_reason
+        elif isinstance(event, ThinkingDelta):
+            choice.think(event)
+        elif isinstance(event, LogprobsDelta):
+            choice.logprobs.extend(event.content)
 
     @property
     def complete(self) -> bool:
@@ -76,14 +99,16 @@ class StreamAccumulator:
         for index in sorted(self._choices):
             buffer = self._choices[index]
             text = "".join(buffer.text)
+            content: list[Part] = [*buffer.thinking, *([TextPart(text)] if text else [])]
             message = Message(
                 role="assistant",
-                content=[TextPart(text)] if text else [],
+                content=content,
                 tool_calls=[
                     ToolCall(t.id, t.name, "".join(t.arguments)) for _, t in sorted(buffer.tools.items())
                 ],
             )
-            choices.append(Choice(index, message, buffer.finish_reason or "stop"))
+            logprobs = {"content": buffer.logprobs} if buffer.logprobs else None
+            choices.append(Choice(index, message, buffer.finish_reason or "stop", logprobs))
         return ChatResult(result_id, model, provider, choices, self.usage, int(time.time()))
 
 
@@ -95,8 +120,16 @@ def finished_cleanly(result: ChatResult) -> bool:
 def events_from_result(result: ChatResult) -> list[StreamEvent]:
     events: list[StreamEvent] = []
     for choice in result.choices:
+        for part in choice.message.content:
+            if isinstance(part, NativePart) and part.block.get("type") == "thinking":
+                events.append(ThinkingDelta(choice.index, part.block.get("thinking") or "",
+                                            part.block.get("signature")))
+            elif isinstance(part, NativePart) and part.block.get("type") == "redacted_thinking":
+                events.append(ThinkingDelta(choice.index, redacted=part.block.get("data") or ""))
         if choice.message.text:
             events.append(TextDelta(choice.index, choice.message.text))
+        if choice.logprobs and choice.logprobs.get("content"):
+            events.append(LogprobsDelta(choice.index, choice.logprobs["content"]))
         for tool_index, call in enumerate(choice.message.tool_calls):
             events.append(ToolCallDelta(choice.index, tool_index, call.id, call.name, call.arguments))
         events.append(FinishEvent(choice.index, choice.finish_reason))

@@ -135,3 +135,14 @@ async def test_x_api_key_header_works_like_bearer(running: Running) -> None:
     org = await running.signup()
     response = await running.client.get("/governance/api-keys", headers={"x-api-key": org["api_key"]})
     assert response.status_code == 200
+
+
+async def test_listed_keys_say_when_they_were_last_used(running: Running) -> None:
+    org = await running.signup()
+    created = (await running.client.post("/governance/api-keys", headers=bearer(org["api_key"]),
+                                         json={"name": "svc", "scopes": ["infer"]})).json()
+    await running.client.post("/infer", json={"prompt": "hi"}, headers=bearer(created["api_key"]))
+    await running.app.state.components.ledger.flush()
+    listed = {k["id"]: k for k in (await running.client.get("/governance/api-keys", headers=bearer(org["api_key"]))).json()}
+    assert listed[created["id"]]["last_used_at"] is not None
+    assert listed[org["key_id"]]["last_used_at"] is None

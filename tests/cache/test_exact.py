@@ -111,7 +111,7 @@ async def test_entries_live_at_the_guides_redis_keys(running: Running) -> None:
     org = await running.signup()
     body = {"model": "asahi-sim-gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
     await running.client.post("/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {org['api_key']}"})
-    redis = running.app.state.components.redis
+    redis = running.app.state.components.redis.client
     keys = sorted([k.decode() async for k in redis.scan_iter(match="asahi:t1:*")])
     assert keys[0].startswith(f"asahi:t1:{org['org_id']}:")
     assert "asahi:t1:misses" in keys

@@ -26,6 +26,10 @@ _ERROR_TYPES = {
 }
 
 
+THOUGHT = "The user wants a short answer."
+SIGNATURE = "sig-fake-0001"
+
+
 class FakeAnthropic(FakeServer):
     path = "/v1/messages"
 
@@ -58,8 +62,15 @@ class FakeAnthropic(FakeServer):
         return {"id": "msg_fake", "type": "message", "role": "assistant", "model": body["model"],
                 "content": content, "stop_reason": stop, "stop_sequence": None, "usage": usage}
 
+    @staticmethod
+    def _thinks(body: dict[str, Any]) -> bool:
+        return (body.get("thinking") or {}).get("type") in ("enabled", "adaptive")
+
     def reply_json(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
-        content: list[dict[str, Any]] = [{"type": "text", "text": reply.text}] if reply.text else []
+        content: list[dict[str, Any]] = []
+        if self._thinks(body):  # extended thinking answers its thinking first, signed for the next turn
+            content.append({"type": "thinking", "thinking": THOUGHT, "signature": SIGNATURE})
+        content += [{"type": "text", "text": reply.text}] if reply.text else []
         content += [{"type": "tool_use", "id": f"toolu_{i}", "name": name, "input": args}
                     for i, (name, args) in enumerate(reply.tool_calls)]
         return self._message(body, content, self._stop(reply), self._usage(reply))
@@ -81,6 +92,10 @@ class FakeAnthropic(FakeServer):
             events.append(sse_event({"type": "content_block_stop", "index": index}, "content_block_stop"))
             index += 1
 
+        if self._thinks(body):
+            block({"type": "thinking", "thinking": "", "signature": ""},
+                  [*({"type": "thinking_delta", "thinking": piece} for piece in split_words(THOUGHT)),
+                   {"type": "signature_delta", "signature": SIGNATURE}])
         if reply.text:
             block({"type": "text", "text": ""},
                   [{"type": "text_delta", "text": piece} for piece in split_words(reply.text)])

@@ -56,20 +56,39 @@ class FakeOpenAI(FakeServer):
             for i, (name, args) in enumerate(reply.tool_calls)
         ]
 
+    @staticmethod
+    def _logprobs(body: dict[str, Any], pieces: list[str]) -> dict[str, Any] | None:
+        """Log probabilities as OpenAI reports them, one entry per token (here: per piece), when asked for."""
+        if not body.get("logprobs"):
+            return None
+        top = int(body.get("top_logprobs") or 0)
+        return {"content": [
+            {"token": piece, "logprob": -0.25, "bytes": list(piece.encode()),
+             "top_logprobs": [{"token": piece, "logprob": -0.25, "bytes": list(piece.encode())}] * top}
+            for piece in pieces
+        ], "refusal": None}
+
+    def _usage_for(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        usage = self._usage(reply)
+        if body.get("reasoning_effort"):  # a reasoning model thinks before it answers: part of the output
+            usage["completion_tokens_details"]["reasoning_tokens"] = min(3, reply.output_tokens)
+        return usage
+
     def reply_json(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": reply.text or None, "refusal": None,
                                    "annotations": []}
         if reply.tool_calls:
             message["tool_calls"] = self._calls(reply)
+        logprobs = self._logprobs(body, split_words(reply.text)) if reply.text else None
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": reply.model or body["model"],
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": self._finish(reply)}],
-            "usage": self._usage(reply),
-            "service_tier": "default",
-            "system_fingerprint": None,
+            "choices": [{"index": 0, "message": message, "logprobs": logprobs, "finish_reason": self._finish(reply)}],
+            "usage": self._usage_for(body, reply),
+            "service_tier": body.get("service_tier") or "default",
+            "system_fingerprint": "fp_fake",
         }
 
     def reply_events(self, body: dict[str, Any], reply: Reply) -> list[bytes]:
@@ -77,14 +96,17 @@ class FakeOpenAI(FakeServer):
         envelope = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
                     "model": reply.model or body["model"], "system_fingerprint": None}
 
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-            data = {**envelope, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        def chunk(delta: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> bytes:
+            data = {**envelope, "choices": [{"index": 0, "delta": delta, "logprobs": logprobs,
+                                             "finish_reason": finish}]}
             if include_usage:
                 data["usage"] = None
             return sse_event(data)
 
         events = [chunk({"role": "assistant", "content": "", "refusal": None})]
-        events += [chunk({"content": piece}) for piece in split_words(reply.text)] if reply.text else []
+        if reply.text:
+            events += [chunk({"content": piece}, logprobs=self._logprobs(body, [piece]))
+                       for piece in split_words(reply.text)]
         for i, call in enumerate(self._calls(reply)):
             args = call["function"]["arguments"]
             opening = {"index": i, "id": call["id"], "type": "function",
@@ -95,7 +117,7 @@ class FakeOpenAI(FakeServer):
                 events.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
         events.append(chunk({}, self._finish(reply)))
         if include_usage:
-            events.append(sse_event({**envelope, "choices": [], "usage": self._usage(reply)}))
+            events.append(sse_event({**envelope, "choices": [], "usage": self._usage_for(body, reply)}))
         return [*events, b"data: [DONE]\n\n"]
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:

@@ -57,14 +57,14 @@ async def test_key_checks_are_served_from_the_cache(make_settings: SettingsFacto
         assert (await instance.client.get("/governance/api-keys", headers=headers)).status_code == 200
         auth = instance.app.state.components.auth
         calls = 0
-        original = auth._load
+        original = auth._lookup
 
         async def counting(*args: object) -> object:
             nonlocal calls
             calls += 1
             return await original(*args)
 
-        auth._load = counting
+        auth._lookup = counting
         for _ in range(5):
             await auth.authenticate(org["api_key"])
         assert calls == 0

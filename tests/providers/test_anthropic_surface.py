@@ -14,6 +14,8 @@ from asahi.domain import (
     FinishEvent,
     ImagePart,
     Message,
+    NativePart,
+    Reasoning,
     StreamEvent,
     TextDelta,
     TextPart,
@@ -92,7 +94,7 @@ def test_string_system_and_named_tool_choice() -> None:
          "messages[0].content[0].type"),
         ({"messages": [{"role": "assistant", "content": [{"type": "tool_use", "id": "a", "name": "b",
                                                           "input": "{}"}]}]}, "messages[0].content[0].input"),
-        ({"messages": [{"role": "user", "content": [{"type": "document"}]}]}, "messages[0].content[0].type"),
+        ({"messages": [{"role": "user", "content": [{"noType": "document"}]}]}, "messages[0].content[0].type"),
         ({"messages": [{"role": "user", "content": [{"type": "image", "source": {"type": "file"}}]}]},
          "messages[0].content[0].source.type"),
         ({"messages": [{"role": "user", "content": [{"type": "text", "text": "x",
@@ -106,7 +108,8 @@ def test_string_system_and_named_tool_choice() -> None:
         ({"stream": 1}, "stream"),
         ({"metadata": {"user_id": 5}}, "metadata.user_id"),
         ({"tools": [{"name": "f"}]}, "tools[0].input_schema"),
-        ({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "tools[0].type"),
+        ({"thinking": {"type": "sometimes"}}, "thinking.type"),
+        ({"output_config": {"format": {"type": "regex"}}}, "output_config.format.type"),
         ({"tool_choice": {"type": "sometimes"}}, "tool_choice.type"),
         ({"tools": [TOOL], "tool_choice": {"type": "tool", "name": "nope"}}, "tool_choice.name"),
     ],
@@ -115,6 +118,25 @@ def test_bad_shapes_are_400_naming_the_field(fields: dict[str, Any], param: str)
     with pytest.raises(BadRequest) as caught:
         parse_request(body(**fields))
     assert caught.value.details["param"] == param
+
+
+def test_what_asahi_does_not_model_is_kept_as_it_came() -> None:
+    document = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "Hi"}}
+    search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 2}
+    parsed = parse_request(body(
+        messages=[{"role": "user", "content": [document, {"type": "text", "text": "Summarise"}]}],
+        tools=[search], thinking={"type": "enabled", "budget_tokens": 2048}, service_tier="auto",
+        output_config={"effort": "high", "format": {"type": "json_schema", "schema": {"type": "object"}}},
+    ))
+    assert parsed.messages[0].content[0] == NativePart("anthropic", document)
+    assert parsed.tools[0].native == search and parsed.tools[0].family == "anthropic"
+    assert parsed.reasoning == Reasoning(budget_tokens=2048)
+    assert parsed.response_format == {"type": "json_schema", "json_schema": {"name": "output", "schema": {"type": "object"}}}
+    assert parsed.family == "anthropic"
+    assert parsed.extras == {"thinking": {"type": "enabled", "budget_tokens": 2048}, "service_tier": "auto",
+                             "output_config": {"effort": "high", "format": {"type": "json_schema",
+                                                                           "schema": {"type": "object"}}}}
+    assert set(parsed.native_fields()["anthropic"]) >= {"document content", "web_search tool", "service_tier"}
 
 
 def test_render_result_converts_usage_to_anthropic_split() -> None:

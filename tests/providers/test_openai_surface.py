@@ -14,6 +14,8 @@ from asahi.domain import (
     FinishEvent,
     ImagePart,
     Message,
+    NativePart,
+    Reasoning,
     StreamEvent,
     TextDelta,
     TextPart,
@@ -89,7 +91,7 @@ def test_defaults_and_plain_forms() -> None:
         ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
         ({"messages": [{"role": "user"}]}, "messages[0].content"),
         ({"messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
-        ({"messages": [{"role": "user", "content": [{"type": "audio"}]}]}, "messages[0].content[0].type"),
+        ({"messages": [{"role": "user", "content": [{"text": "no type"}]}]}, "messages[0].content[0].type"),
         ({"messages": [{"role": "system", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
          "messages[0].content[0].type"),
         ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:xx"}}]}]},
@@ -116,7 +118,11 @@ def test_defaults_and_plain_forms() -> None:
         ({"parallel_tool_calls": "no"}, "parallel_tool_calls"),
         ({"tools": [{"type": "function", "function": {"name": "f", "parameters": []}}]},
          "tools[0].function.parameters"),
-        ({"tools": [{"type": "retrieval"}]}, "tools[0].type"),
+        ({"tools": [{"function": {"name": "f"}}]}, "tools[0].type"),
+        ({"reasoning_effort": "extreme"}, "reasoning_effort"),
+        ({"top_logprobs": 3}, "top_logprobs"),
+        ({"logprobs": True, "top_logprobs": 30}, "top_logprobs"),
+        ({"frequency_penalty": 3}, "frequency_penalty"),
         ({"tool_choice": "maybe"}, "tool_choice"),
         ({"tool_choice": "required"}, "tool_choice"),
         ({"tools": [TOOL], "tool_choice": {"type": "function", "function": {"name": "nope"}}},
@@ -131,6 +137,23 @@ def test_bad_shapes_are_400_naming_the_field(fields: dict[str, Any], param: str)
     assert caught.value.status == 400
     assert caught.value.details["param"] == param
     assert param in caught.value.message
+
+
+def test_fields_asahi_does_not_model_are_kept_as_openai_extras() -> None:
+    audio = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}
+    search = {"type": "custom", "name": "grammar", "format": {"type": "text"}}
+    parsed = parse_request({
+        "model": "gpt-4o", "messages": [{"role": "user", "content": [audio, {"type": "text", "text": "Transcribe"}]}],
+        "tools": [search], "logprobs": True, "top_logprobs": 2, "frequency_penalty": 0.5, "presence_penalty": -1,
+        "reasoning_effort": "low", "store": True, "metadata": {"team": "a"}, "service_tier": "flex",
+        "verbosity": "low", "prediction": {"type": "content", "content": "x"}, "logit_bias": {"50256": -100},
+    })
+    assert parsed.messages[0].content[0] == NativePart("openai", audio)
+    assert parsed.tools[0].native == search
+    assert (parsed.logprobs, parsed.top_logprobs, parsed.frequency_penalty, parsed.presence_penalty) == (True, 2, 0.5, -1)
+    assert parsed.reasoning == Reasoning(effort="low") and parsed.family == "openai"
+    assert parsed.extras == {"store": True, "metadata": {"team": "a"}, "service_tier": "flex", "verbosity": "low",
+                             "prediction": {"type": "content", "content": "x"}, "logit_bias": {"50256": -100}}
 
 
 def test_body_must_be_an_object() -> None:

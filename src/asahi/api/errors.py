@@ -31,19 +31,34 @@ async def handle_asahi_error(_request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
+_LOCATIONS = ("body", "query", "path", "header")
+
+
+def _param(error: dict[str, Any]) -> str | None:
+    """The field an error is about, as the client named it (`allowed_models.0`), or None for the whole body."""
+    parts = [str(part) for part in error.get("loc", ())]
+    if parts and parts[0] in _LOCATIONS:
+        parts = parts[1:]
+    return ".".join(parts) or None
+
+
 def _describe(error: dict[str, Any]) -> str:
-    location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-    return f"{location}: {error.get('msg')}" if location else str(error.get("msg"))
+    param = _param(error)
+    return f"{param}: {error.get('msg')}" if param else str(error.get("msg"))
 
 
 async def handle_validation_error(_request: Request, exc: Exception) -> Response:
+    """400 naming the fields: `param` is the first one (as OpenAI's errors have it), `errors` lists each, so a
+    form can show every message beside its field."""
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
         return Response(error_body("invalid_json", "The request body is not valid JSON."), 400,
                         media_type="application/json")
     message = "; ".join(_describe(e) for e in errors[:5])
-    return Response(error_body("invalid_request", message), 400, media_type="application/json")
+    fields = [{"param": _param(e), "message": str(e.get("msg"))} for e in errors[:20]]
+    return Response(error_body("invalid_request", message, param=fields[0]["param"] if fields else None,
+                               errors=fields), 400, media_type="application/json")
 
 
 async def handle_http_error(_request: Request, exc: Exception) -> Response:

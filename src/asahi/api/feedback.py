@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from asahi.api.deps import caller, components
 from asahi.errors import NotFound
 from asahi.governance.auth import require_scope
+from asahi.ledger import feedback as kept_feedback
 
 router = APIRouter()
 
@@ -22,8 +23,10 @@ class Feedback(BaseModel):
 async def feedback(body: Feedback, request: Request) -> dict[str, str]:
     key = await caller(request)
     require_scope(key, "infer")
-    tier2 = components(request).tier2
+    built = components(request)
+    tier2 = built.tier2
     # Another org's request id is "unknown" here: never confirm what another org asked.
     if tier2 is None or not await tier2.feedback(key.org_id, body.request_id, body.correct):
         raise NotFound("No tier 2 hit with this request id in this org.", code="unknown_request")
+    await kept_feedback.record(built.engine, key.org_id, body.request_id, body.correct)
     return {"status": "recorded"}

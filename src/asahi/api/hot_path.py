@@ -4,7 +4,7 @@ Every layer FastAPI and Starlette put around a route (error and exception middle
 stack, matching against every management route) costs each request a wrapped `send` and a few coroutine frames.
 On the inference routes that is a measurable share of a cache hit, and those endpoints already answer every error
 in their own surface's shape. What the middleware gives every other route, a request id and the body limit, is
-applied here directly, without wrapping `send` at all.
+applied here directly, without wrapping `send` at all; so are the CORS headers when origins are configured.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from asahi.api.cors import Cors
 from asahi.api.errors import error_body
 from asahi.api.middleware import LimitedReceive, declared_over, new_request_id, too_large_body
 from asahi.observability.logging import request_id_var
@@ -28,9 +29,13 @@ log = logging.getLogger(__name__)
 class HotPath:
     """Dispatches `(method, path)` pairs straight to their endpoints, with request ids and the body limit."""
 
-    def __init__(self, routes: Mapping[tuple[str, str], Endpoint], max_body: int) -> None:
+    def __init__(
+        self, routes: Mapping[tuple[str, str], Endpoint], max_body: int, body_timeout: float, cors: Cors | None = None
+    ) -> None:
         self._routes = dict(routes)
         self._max_body = max_body
+        self._body_timeout = body_timeout
+        self._cors = cors
 
     def serves(self, scope: Scope) -> bool:
         return scope["type"] == "http" and (scope["method"], scope["path"]) in self._routes
@@ -42,6 +47,8 @@ class HotPath:
         try:
             response = await self._respond(self._routes[(scope["method"], scope["path"])], scope, receive)
             response.raw_headers.append((b"x-asahi-request-id", request_id.encode()))
+            if self._cors is not None:
+                response.raw_headers.extend(self._cors.response_headers(scope))
             await response(scope, receive, send)
         finally:
             request_id_var.reset(token)
@@ -49,13 +56,14 @@ class HotPath:
     async def _respond(self, endpoint: Endpoint, scope: Scope, receive: Receive) -> Response:
         if declared_over(scope, self._max_body):
             return Response(too_large_body(self._max_body), 413, media_type=JSON)
-        limited = LimitedReceive(receive, self._max_body)
+        limited = LimitedReceive(receive, self._max_body, self._body_timeout)
         try:
             response = await endpoint(Request(scope, limited))
         except Exception:  # the endpoints answer their own errors; this is a bug's last stop
-            if not limited.too_large:
+            if limited.refusal() is None:
                 log.exception("unhandled error on an inference route")
             response = Response(error_body("internal_error", "Internal error."), 500, media_type=JSON)
-        if limited.too_large:
-            return Response(too_large_body(self._max_body), 413, media_type=JSON)
+        refusal = limited.refusal()
+        if refusal is not None:
+            return Response(refusal[0], refusal[1], media_type=JSON)
         return response

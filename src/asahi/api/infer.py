@@ -77,7 +77,7 @@ def _parse(body: Any) -> InferRequest:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise BadRequest(f"{where}: {first['msg']}" if where else first["msg"]) from None
+        raise BadRequest(f"{where}: {first['msg']}" if where else first["msg"], param=where or None) from None
 
 
 def _body(outcome: Outcome) -> dict[str, Any]:
@@ -106,12 +106,14 @@ async def infer(request: Request) -> Response:
     rid = request_id(request)
     try:
         key = await authenticate(request)
-        parsed = _parse(await read_json(request))
+        body, large = await read_json(request)
+        parsed = _parse(body)
         hints = RoutingHints(
             RoutingMode(parsed.mode()), parsed.quality_preference, parsed.latency_preference, parsed.cost_budget
         )
         flags = parsed.cache.model_dump() if parsed.cache else None
-        call = Call(rid, "infer", key, parsed.to_chat(), cache=cache_directive(request, flags), routing=hints)
+        call = Call(rid, "infer", key, parsed.to_chat(), cache=cache_directive(request, flags), routing=hints,
+                    large=large)
         outcome = await components(request).pipeline.run(call)
     except AsahiError as err:
         return Response(error_body(err.code, err.message, **err.details), err.status,

@@ -12,6 +12,7 @@ from asahi.api.admin import admin_actor, target_org
 from asahi.api.deps import components
 from asahi.errors import BadRequest
 from asahi.governance import accounts, keys
+from asahi.ledger import queries
 
 router = APIRouter(prefix="/governance")
 
@@ -40,13 +41,14 @@ class KeyView(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    last_used_at: datetime | None = None  # from the ledger: the key's newest request
 
     @classmethod
-    def of(cls, record: keys.KeyRecord) -> KeyView:
+    def of(cls, record: keys.KeyRecord, last_used_at: datetime | None = None) -> KeyView:
         return cls(
             id=record.id, org_id=record.org_id, name=record.name, prefix=record.prefix,
             scopes=sorted(record.scopes), created_at=record.created_at, expires_at=record.expires_at,
-            revoked_at=record.revoked_at,
+            revoked_at=record.revoked_at, last_used_at=last_used_at,
         )
 
 
@@ -69,8 +71,12 @@ async def create_api_key(body: CreateKeyRequest, request: Request) -> CreatedKey
 @router.get("/api-keys", response_model=list[KeyView])
 async def list_api_keys(request: Request, org_id: str | None = None) -> list[KeyView]:
     actor = await admin_actor(request)
-    records = await accounts.list_keys(components(request).engine, target_org(actor, org_id))
-    return [KeyView.of(r) for r in records]
+    engine = components(request).engine
+    org = target_org(actor, org_id)
+    records = await accounts.list_keys(engine, org)
+    async with engine.connect() as connection:
+        last_used = await queries.keys_last_used(connection, org)
+    return [KeyView.of(r, last_used.get(r.id)) for r in records]
 
 
 @router.delete("/api-keys/{key_id}", response_model=KeyView)

@@ -6,6 +6,7 @@ streaming responses.
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -59,59 +60,86 @@ def too_large_body(max_bytes: int) -> bytes:
     return error_body("body_too_large", f"The request body exceeds {max_bytes} bytes.")
 
 
-class LimitedReceive:
-    """`receive` that stops a body at `max_bytes`, whether or not Content-Length told the truth.
+def too_slow_body(seconds: float) -> bytes:
+    return error_body("request_timeout", f"The request body did not arrive within {seconds:g} s.")
 
-    Past the limit it looks like a client that went away: the app stops reading and never acts on part of a body,
-    and whoever wrapped it answers 413 instead of whatever the app answers.
+
+class LimitedReceive:
+    """`receive` that stops a body at `max_bytes` and at `timeout` seconds between its parts.
+
+    Past either it looks like a client that went away: the app stops reading and never acts on part of a body,
+    and whoever wrapped it answers 413 or 408 instead of whatever the app answers. Once the body is whole the
+    timeout no longer applies: `receive` then waits for a disconnect during a streamed response.
     """
 
-    def __init__(self, receive: Receive, max_bytes: int) -> None:
+    def __init__(self, receive: Receive, max_bytes: int, timeout: float | None = None) -> None:
         self._receive = receive
         self._max_bytes = max_bytes
+        self._timeout = timeout
         self._received = 0
+        self._body_done = False
         self.too_large = False
+        self.too_slow = False
 
     async def __call__(self) -> Message:
-        message = await self._receive()
+        if self._body_done or self._timeout is None:
+            message = await self._receive()
+        else:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    message = await self._receive()
+            except TimeoutError:
+                self.too_slow = True
+                return {"type": "http.disconnect"}
         if message["type"] == "http.request":
             self._received += len(message.get("body", b""))
+            self._body_done = not message.get("more_body", False)
             if self._received > self._max_bytes:
                 self.too_large = True
                 return {"type": "http.disconnect"}
         return message
 
+    def refusal(self) -> tuple[bytes, int] | None:
+        """The error body and status to answer instead of the app's, if the body was refused."""
+        if self.too_large:
+            return too_large_body(self._max_bytes), 413
+        if self.too_slow:
+            return too_slow_body(self._timeout or 0), 408
+        return None
+
 
 class BodyLimit:
-    """Refuses bodies over `max_bytes` with 413."""
+    """Refuses bodies over `max_bytes` with 413, and bodies that stall longer than `timeout` with 408."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         if declared_over(scope, self.max_bytes):
-            await self._refuse(send)
+            await _answer(send, too_large_body(self.max_bytes), 413)
             return
-        limited = LimitedReceive(receive, self.max_bytes)
+        limited = LimitedReceive(receive, self.max_bytes, self.timeout)
 
         async def guarded_send(message: Message) -> None:
-            if not limited.too_large:
+            if limited.refusal() is None:
                 await send(message)
 
         try:
             await self.app(scope, limited, guarded_send)
         except Exception:
-            if not limited.too_large:
+            if limited.refusal() is None:
                 raise
-        if limited.too_large:
-            await self._refuse(send)
+        refusal = limited.refusal()
+        if refusal is not None:
+            await _answer(send, *refusal)
 
-    async def _refuse(self, send: Send) -> None:
-        body = too_large_body(self.max_bytes)
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+
+async def _answer(send: Send, body: bytes, status: int) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

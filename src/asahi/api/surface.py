@@ -6,6 +6,7 @@ the throughput ceiling on this path, and each surface validates its own wire for
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -15,10 +16,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from asahi.api.body import LARGE_BODY, BodyLimits, decode_body
 from asahi.api.deps import components
 from asahi.call import CacheDirective, Call, Outcome
 from asahi.domain import ChatRequest, ChatResult, StreamEvent
-from asahi.errors import AsahiError, BadRequest
+from asahi.errors import AsahiError
 from asahi.governance.auth import presented_key, require_scope
 from asahi.governance.keys import KeyRecord
 from asahi.routing.hints import RoutingHints
@@ -37,14 +39,15 @@ async def authenticate(request: Request) -> KeyRecord:
     return key
 
 
-async def read_json(request: Request) -> Any:
-    body = await request.body()
-    if not body:
-        raise BadRequest("The request body is empty; send a JSON object.", code="invalid_json")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise BadRequest("The request body is not valid JSON.", code="invalid_json") from None
+def limits(request: Request) -> BodyLimits:
+    server = components(request).settings.config.server
+    return BodyLimits(server.max_messages, server.max_tools, server.max_json_depth, server.max_json_values)
+
+
+async def read_json(request: Request) -> tuple[Any, bool]:
+    """The decoded body within the configured bounds, and whether it is large (its heavy steps run off the loop)."""
+    raw = await request.body()
+    return await decode_body(raw, limits(request)), len(raw) > LARGE_BODY
 
 
 def cache_directive(request: Request, body_flags: dict[str, Any] | None = None) -> CacheDirective:
@@ -101,9 +104,10 @@ async def serve_chat(request: Request, surface: SurfaceFormat) -> Response:
     rid = request_id(request)
     try:
         key = await authenticate(request)
-        chat = surface.parse(await read_json(request))
-        call = Call(rid, surface.name, key, chat, cache=cache_directive(request),
-                    routing=RoutingHints())
+        body, large = await read_json(request)
+        chat = await asyncio.to_thread(surface.parse, body) if large else surface.parse(body)
+        call = Call(rid, surface.name, key, chat, cache=cache_directive(request), routing=RoutingHints(),
+                    large=large)
         outcome = await components(request).pipeline.run(call)
     except AsahiError as err:
         return surface_error(err, surface.render_error)

@@ -1,4 +1,9 @@
-"""Serialising answers for the caches: a `ChatResult` and, for streamed answers, the events to replay."""
+"""Serialising answers for the caches: a `ChatResult` and, for streamed answers, the events to replay.
+
+Encoding is orjson's own for dataclasses (fast, and it follows the domain types as they grow); decoding rebuilds
+the types by hand, since JSON does not say which one a value was. A provider's own fields (logprobs, thinking
+blocks, native top-level fields) are cached with the answer, so a hit echoes them as the miss did.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,14 @@ from asahi.domain import (
     Choice,
     FinishEvent,
     ImagePart,
+    LogprobsDelta,
     Message,
+    NativePart,
     Part,
     StreamEvent,
     TextDelta,
     TextPart,
+    ThinkingDelta,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -30,9 +38,17 @@ class CachedAnswer:
     events: list[StreamEvent] | None = None  # present when the answer was streamed: replayed event by event
 
 
+_EVENT_KINDS: dict[type, str] = {
+    TextDelta: "text", ToolCallDelta: "tool", FinishEvent: "finish", UsageEvent: "usage", ThinkingDelta: "thinking",
+    LogprobsDelta: "logprobs",
+}
+
+
 def _part(raw: dict[str, Any]) -> Part:
+    if "block" in raw:
+        return NativePart(raw["family"], raw["block"])
     if "text" in raw:
-        return TextPart(raw["text"])
+        return TextPart(raw["text"], raw.get("cache_control", False))
     return ImagePart(url=raw.get("url"), data=raw.get("data"), media_type=raw.get("media_type"))
 
 
@@ -49,74 +65,42 @@ def _message(raw: dict[str, Any]) -> Message:
 
 def _event(raw: dict[str, Any]) -> StreamEvent:
     kind = raw.pop("kind")
-    if kind == "text":
-        return TextDelta(**raw)
-    if kind == "tool":
-        return ToolCallDelta(**raw)
-    if kind == "finish":
-        return FinishEvent(**raw)
-    return UsageEvent(Usage(**raw["usage"]))
+    if kind == "usage":
+        return UsageEvent(Usage(**raw["usage"]))
+    types = {name: cls for cls, name in _EVENT_KINDS.items()}
+    event: StreamEvent = types[kind](**raw)
+    return event
 
 
-_KINDS = {TextDelta: "text", ToolCallDelta: "tool", FinishEvent: "finish", UsageEvent: "usage"}
+def _default(value: Any) -> Any:
+    raise TypeError(f"cannot cache a {type(value).__name__}")
 
 
 def _event_dict(event: StreamEvent) -> dict[str, Any]:
-    if isinstance(event, UsageEvent):
-        return {"kind": "usage", "usage": _usage_dict(event.usage)}
-    fields = {name: getattr(event, name) for name in event.__dataclass_fields__}
-    return {"kind": _KINDS[type(event)], **fields}
-
-
-def _usage_dict(usage: Usage) -> dict[str, int]:
-    return {
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "cached_input_tokens": usage.cached_input_tokens,
-        "cache_write_tokens": usage.cache_write_tokens,
-        "reasoning_tokens": usage.reasoning_tokens,
-    }
-
-
-def _message_dict(message: Message) -> dict[str, Any]:
-    return {
-        "role": message.role,
-        "content": [
-            {"text": p.text} if isinstance(p, TextPart) else {"url": p.url, "data": p.data, "media_type": p.media_type}
-            for p in message.content
-        ],
-        "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls],
-        "tool_call_id": message.tool_call_id,
-        "name": message.name,
-        "is_error": message.is_error,
-    }
+    data: dict[str, Any] = orjson.loads(orjson.dumps(event))
+    return {"kind": _EVENT_KINDS[type(event)], **data}
 
 
 def encode(answer: CachedAnswer) -> bytes:
-    result = answer.result
-    return orjson.dumps({
-        "id": result.id,
-        "model": result.model,
-        "provider": result.provider,
-        "created": result.created,
-        "usage": _usage_dict(result.usage),
-        "choices": [
-            {"index": c.index, "finish_reason": c.finish_reason, "message": _message_dict(c.message)}
-            for c in result.choices
-        ],
-        "events": None if answer.events is None else [_event_dict(e) for e in answer.events],
-    })
+    events = None if answer.events is None else [_event_dict(e) for e in answer.events]
+    return orjson.dumps({"result": answer.result, "events": events}, default=_default)
 
 
 def decode(blob: bytes) -> CachedAnswer:
     raw = orjson.loads(blob)
-    result = ChatResult(
-        id=raw["id"],
-        model=raw["model"],
-        provider=raw["provider"],
-        created=raw["created"],
-        usage=Usage(**raw["usage"]),
-        choices=[Choice(c["index"], _message(c["message"]), c["finish_reason"]) for c in raw["choices"]],
+    result = raw["result"]
+    decoded = ChatResult(
+        id=result["id"],
+        model=result["model"],
+        provider=result["provider"],
+        created=result["created"],
+        usage=Usage(**result["usage"]),
+        choices=[
+            Choice(c["index"], _message(c["message"]), c["finish_reason"], c.get("logprobs"))
+            for c in result["choices"]
+        ],
+        family=result.get("family"),
+        extras=result.get("extras") or {},
     )
     events = None if raw["events"] is None else [_event(e) for e in raw["events"]]
-    return CachedAnswer(result, events)
+    return CachedAnswer(decoded, events)

@@ -15,6 +15,8 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from asahi.redis_client import RedisLink
+
 HITS_KEY = "asahi:t1:hits"
 MISSES_KEY = "asahi:t1:misses"
 
@@ -24,7 +26,8 @@ class CacheUnavailable(Exception):
 
 
 class ExactCache(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     async def get(self, key: str) -> bytes | None: ...
 
@@ -140,3 +143,39 @@ class MemoryExactCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class FailoverCache:
+    """Redis while the link is up, the in-process LRU while it is not.
+
+    A Redis failure opens the link's breaker (so the next requests do not wait on it) and is raised for the
+    pipeline to count; once the link's probe sees Redis again, entries are shared again.
+    """
+
+    def __init__(self, link: RedisLink, shared: ExactCache, local: ExactCache) -> None:
+        self._link = link
+        self._shared = shared
+        self._local = local
+
+    @property
+    def name(self) -> str:
+        return "redis" if self._link.up else "memory"
+
+    async def get(self, key: str) -> bytes | None:
+        if not self._link.up:
+            return await self._local.get(key)
+        try:
+            return await self._shared.get(key)
+        except CacheUnavailable as exc:
+            self._link.failed(exc)
+            raise
+
+    async def put(self, key: str, value: bytes, ttl_seconds: int) -> None:
+        if not self._link.up:
+            await self._local.put(key, value, ttl_seconds)
+            return
+        try:
+            await self._shared.put(key, value, ttl_seconds)
+        except CacheUnavailable as exc:
+            self._link.failed(exc)
+            raise

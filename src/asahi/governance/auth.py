@@ -2,27 +2,31 @@
 
 Verified keys are cached in-process for a short TTL. Revocation is broadcast on a Redis channel, so every instance
 drops the key within about a second; without Redis a revoked key lives at most the cache TTL on other instances.
+Each time the subscription is (re)established the cache is emptied: a revocation published while this instance
+was not listening is then caught up from the database.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asahi.errors import Forbidden, Unauthorized
 from asahi.governance import accounts, keys
+from asahi.redis_client import RedisLink, Subscription
+from asahi.store.availability import DatabaseState, DatabaseUnavailable, is_outage
+from asahi.store.lookup_cache import LookupCache
 
 log = logging.getLogger(__name__)
 REVOCATION_CHANNEL = "asahi:keys:revoked"
-_NEGATIVE_TTL = 2.0
-_MAX_CACHED = 100_000  # unknown keys are remembered briefly so a flood of bad keys can't hammer the database
+_NEGATIVE_TTL = 2.0  # unknown keys and prefixes are remembered briefly so a repeated bad key costs one query
+_MAX_CACHED = 100_000
+_MAX_CONCURRENT_LOOKUPS = 8
+_LOOKUP_TIMEOUT = 2.0  # seconds; past it the database counts as down for this request
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:
@@ -37,29 +41,36 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
 
 
 class Authenticator:
-    def __init__(self, engine: AsyncEngine, ttl: float, redis: Redis | None = None) -> None:
+    """Keys are checked against the database once per `ttl` and cached (an LRU). While the database is down a key
+    seen before keeps working from its stale entry, and an unseen one gets 503 rather than 401 or 500."""
+
+    def __init__(
+        self, engine: AsyncEngine, ttl: float, link: RedisLink | None = None, *,
+        database: DatabaseState | None = None, max_cached: int = _MAX_CACHED,
+    ) -> None:
         self._engine = engine
         self._ttl = ttl
-        self._redis = redis
-        self._cache: dict[str, tuple[keys.KeyRecord | None, float]] = {}  # digest -> (record, expiry)
-        self._listener: asyncio.Task[None] | None = None
+        self._link = link
+        self._database = database or DatabaseState()
+        # digest -> its record (None: no such key); "prefix:<p>" -> None for a prefix no key has.
+        self._cache: LookupCache[str, keys.KeyRecord | None] = LookupCache(max_cached)
+        # Unknown keys cost a database query each: at most this many at once, so a flood of invented keys cannot
+        # take every pooled connection from the requests of real tenants.
+        self._lookups = asyncio.Semaphore(_MAX_CONCURRENT_LOOKUPS)
+        self._listener: Subscription | None = None
 
     async def authenticate(self, key: str | None) -> keys.KeyRecord:
         if not key:
             raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'.",
                                code="missing_api_key")
-        if keys.parse_prefix(key) is None:  # malformed: refused without a cache entry or a database trip
+        prefix = keys.parse_prefix(key)
+        if prefix is None:  # malformed: refused without a cache entry or a database trip
             raise Unauthorized("Invalid API key.")
         key_digest = keys.digest(key)
-        now = time.monotonic()
-        cached = self._cache.get(key_digest)
-        if cached is not None and cached[1] > now:
-            record = cached[0]
-        else:
-            record = await self._load(key, key_digest)
-            if len(self._cache) >= _MAX_CACHED:
-                self._sweep(now)
-            self._cache[key_digest] = (record, now + (self._ttl if record else _NEGATIVE_TTL))
+        found, record = self._cache.fresh(key_digest)
+        if not found:
+            unknown_prefix, _ = self._cache.fresh(f"prefix:{prefix}")
+            record = None if unknown_prefix else await self._lookup(key, prefix, key_digest)
         if record is None:
             raise Unauthorized("Invalid API key.")
         if record.revoked_at is not None:
@@ -68,60 +79,54 @@ class Authenticator:
             raise Unauthorized("This API key has expired.", code="expired_api_key")
         return record
 
-    async def _load(self, key: str, key_digest: str) -> keys.KeyRecord | None:
-        prefix = keys.parse_prefix(key)
-        assert prefix is not None
-        found = await accounts.find_key(self._engine, prefix)
-        if found is None or not keys.matches(key_digest, found[1]):
+    async def _lookup(self, key: str, prefix: str, key_digest: str) -> keys.KeyRecord | None:
+        try:
+            async with self._lookups, asyncio.timeout(_LOOKUP_TIMEOUT):
+                found = await accounts.find_key(self._engine, prefix)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            self._database.failed(exc)
+            cached, stale = self._cache.stale(key_digest)
+            if cached:
+                return stale
+            raise DatabaseUnavailable() from None
+        self._database.succeeded()
+        if found is None:
+            self._cache.put(f"prefix:{prefix}", None, _NEGATIVE_TTL)
             return None
-        return found[0]
-
-    def _sweep(self, now: float) -> None:
-        """Drop expired entries; if a flood of distinct keys keeps the cache full, start over."""
-        self._cache = {k: v for k, v in self._cache.items() if v[1] > now}
-        if len(self._cache) >= _MAX_CACHED:
-            self._cache.clear()
+        record = found[0] if keys.matches(key_digest, found[1]) else None
+        self._cache.put(key_digest, record, self._ttl if record else _NEGATIVE_TTL)
+        return record
 
     def forget(self, key_id: str) -> None:
-        for key_digest, (record, _) in list(self._cache.items()):
-            if record is not None and record.id == key_id:
-                del self._cache[key_digest]
+        self._cache.drop_where(lambda record: record is not None and record.id == key_id)
 
     async def revoked(self, key_id: str) -> None:
         """Called after a revocation commits: drop it here and tell every other instance."""
         self.forget(key_id)
-        if self._redis is not None:
+        if self._link is not None and self._link.client is not None and self._link.up:
             try:
-                await self._redis.publish(REVOCATION_CHANNEL, key_id)
+                await self._link.client.publish(REVOCATION_CHANNEL, key_id)
             except Exception as exc:  # noqa: BLE001  # other instances fall back to the cache TTL
-                log.warning("could not broadcast key revocation: %s", exc)
+                self._link.failed(exc)
+                log.warning("could not broadcast key revocation: %s", type(exc).__name__)
 
     async def start(self) -> None:
-        if self._redis is not None:
-            self._listener = asyncio.create_task(self._listen(self._redis))
+        if self._link is not None:
+            self._listener = Subscription(self._link, REVOCATION_CHANNEL, self._revoked_elsewhere, self._resubscribed)
+            self._listener.start()
 
-    async def _listen(self, redis: Redis) -> None:
-        while True:
-            try:
-                async with redis.pubsub() as pubsub:
-                    await pubsub.subscribe(REVOCATION_CHANNEL)
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            data = message["data"]
-                            self.forget(data.decode() if isinstance(data, bytes) else str(data))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001  # keep listening through Redis restarts
-                log.warning("key revocation listener lost Redis: %s", exc)
-                # Entries cached while deaf might have missed a revocation.
-                self._cache.clear()
-                await asyncio.sleep(1.0)
+    async def _revoked_elsewhere(self, key_id: str) -> None:
+        self.forget(key_id)
+
+    async def _resubscribed(self) -> None:
+        # Keys cached while not listening may have been revoked meanwhile: look them up again.
+        self._cache.clear()
 
     async def aclose(self) -> None:
         if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            await self._listener.aclose()
 
 
 def require_scope(record: keys.KeyRecord, scope: str) -> None:

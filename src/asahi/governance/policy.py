@@ -6,7 +6,7 @@ because every request needs it.
 
 from __future__ import annotations
 
-import time
+import asyncio
 from typing import Annotated
 
 import orjson
@@ -17,9 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from asahi.errors import NotFound
 from asahi.governance import audit
 from asahi.governance.crypto import Sealer
+from asahi.store.availability import DatabaseState, DatabaseUnavailable, is_outage
+from asahi.store.lookup_cache import LookupCache
 from asahi.store.tables import orgs
 
 _TTL = 5.0
+_MAX_CACHED = 100_000
+_LOOKUP_TIMEOUT = 2.0  # seconds; past it the database counts as down for this request
 
 
 class OrgPolicy(BaseModel):
@@ -40,22 +44,37 @@ DEFAULT_POLICY = OrgPolicy()
 
 
 class PolicyStore:
-    def __init__(self, engine: AsyncEngine, sealer: Sealer) -> None:
+    """Policies cached for a few seconds; while the database is down an org's last known policy keeps applying,
+    and an org never seen gets 503."""
+
+    def __init__(self, engine: AsyncEngine, sealer: Sealer, database: DatabaseState | None = None) -> None:
         self._engine = engine
         self._sealer = sealer
-        self._cache: dict[str, tuple[OrgPolicy, float]] = {}
+        self._database = database or DatabaseState()
+        self._cache: LookupCache[str, OrgPolicy] = LookupCache(_MAX_CACHED)
 
     async def get(self, org_id: str) -> OrgPolicy:
-        cached = self._cache.get(org_id)
-        now = time.monotonic()
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        async with self._engine.connect() as connection:
-            row = (await connection.execute(select(orgs.c.policy_sealed).where(orgs.c.id == org_id))).first()
+        found, policy = self._cache.fresh(org_id)
+        if found and policy is not None:
+            return policy
+        try:
+            async with asyncio.timeout(_LOOKUP_TIMEOUT):
+                async with self._engine.connect() as connection:
+                    query = select(orgs.c.policy_sealed).where(orgs.c.id == org_id)
+                    row = (await connection.execute(query)).first()
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            self._database.failed(exc)
+            found, stale = self._cache.stale(org_id)
+            if found and stale is not None:
+                return stale
+            raise DatabaseUnavailable() from None
+        self._database.succeeded()
         policy = DEFAULT_POLICY
         if row is not None and row[0] is not None:
             policy = OrgPolicy.model_validate(orjson.loads(self._sealer.open(row[0], org_id.encode())))
-        self._cache[org_id] = (policy, now + _TTL)
+        self._cache.put(org_id, policy, _TTL)
         return policy
 
     async def put(self, org_id: str, policy: OrgPolicy, actor: str) -> None:
@@ -66,4 +85,4 @@ class PolicyStore:
                 raise NotFound(f"Org '{org_id}' does not exist.", code="org_not_found")
             await audit.record(connection, org_id=org_id, actor=actor, action="policy.update",
                                details=policy.model_dump(exclude_none=True))
-        self._cache.pop(org_id, None)
+        self._cache.drop(org_id)

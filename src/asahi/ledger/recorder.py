@@ -1,8 +1,12 @@
-"""The usage ledger writer: one row per request, batched off the hot path.
+"""The ledger writer: a row is spooled to local disk before its answer completes, then drained to the database.
 
-Requests only put a row on a bounded queue and move on; one background task writes batches. When the queue is
-full the row is dropped and counted (a request never waits on the database). On a clean shutdown the queue is
-drained, so no row is lost.
+A request only appends its row to the spool (one `write` system call, no database, no waiting); a background
+task drains the spool in batches. When the database is down the drainer keeps the rows and retries with backoff
+for as long as it takes; nothing is dropped. A row the database refuses for its content (not for an outage) is set
+aside in `rejected.rows` beside the spool, logged and counted, so one bad row never blocks the rest.
+
+Guarantee: a row whose answer was sent survives the process being killed; on power loss at most the last
+`sync_interval` of rows can be lost (see README, "Durability").
 """
 
 from __future__ import annotations
@@ -10,126 +14,183 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from operator import attrgetter
+import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Dialect
+import orjson
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from asahi.ledger.rows import FIELDS, UsageRow
+from asahi.ledger.rows import UsageRow
+from asahi.ledger.spool import Reader, Slot, Spool, SpooledRow, claim_slots, sync
+from asahi.ledger.statement import LedgerInsert
 from asahi.observability.metrics import Metrics
-from asahi.store.tables import usage_records
 
 log = logging.getLogger(__name__)
+MAX_BACKOFF = 5.0
+SHUTDOWN_DRAIN_SECONDS = 5.0
 
 
-_LIMITS = {"model_requested": 100, "model_used": 100, "provider": 50, "surface": 20, "saving_cause": 20,
-           "error_code": 64, "routing_reason": 500}
-
-
-class _Statement:
-    """The ledger's INSERT compiled once for a dialect, with each parameter's bind processor.
-
-    Handing the driver ready tuples skips SQLAlchemy's per-row parameter processing, which cost about 15 µs a row
-    on SQLite (5x the driver's own work) and, on the embedded default, ran beside the event loop in the
-    driver's thread, competing with requests for the interpreter lock.
-    """
-
-    def __init__(self, sql: str, names: tuple[str, ...], processors: tuple[Callable[[Any], Any] | None, ...]) -> None:
-        self.sql = sql
-        self._values = attrgetter(*names)
-        self._clip = [(i, _LIMITS[name]) for i, name in enumerate(names) if name in _LIMITS]
-        self._process = [(i, process) for i, process in enumerate(processors) if process is not None]
-
-    def parameters(self, row: UsageRow) -> tuple[object, ...]:
-        values = list(self._values(row))
-        for i, limit in self._clip:  # a caller-supplied name must never make a row unwritable
-            value = values[i]
-            if isinstance(value, str) and len(value) > limit:
-                values[i] = value[:limit]
-        for i, process in self._process:
-            if values[i] is not None:
-                values[i] = process(values[i])
-        return tuple(values)
-
-
-def _statement(dialect: Dialect) -> _Statement:
-    compiled = usage_records.insert().compile(dialect=dialect, column_keys=list(FIELDS))
-    # Both supported drivers (aiosqlite, asyncpg; settings accept no other) take positional parameters.
-    if not compiled.positiontup:
-        raise RuntimeError(f"the {dialect.name} driver takes named parameters; the ledger expects positional ones")
-    names = tuple(compiled.positiontup)
-    types = (usage_records.c[name].type.dialect_impl(dialect) for name in names)
-    return _Statement(str(compiled), names, tuple(t.bind_processor(dialect) for t in types))
+@dataclass(frozen=True, slots=True)
+class SpoolSettings:
+    directory: Path
+    segment_bytes: int = 8 << 20
+    max_bytes: int = 1 << 30
+    sync_interval: float = 0.05  # seconds between fsyncs: the most a power loss can take
+    batch_size: int = 500
 
 
 class LedgerWriter:
-    def __init__(
-        self, engine: AsyncEngine, metrics: Metrics, max_queue: int = 50_000, batch_size: int = 500,
-        interval: float = 0.25,
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, metrics: Metrics, spool: SpoolSettings) -> None:
         self._engine = engine
-        self._statement = _statement(engine.dialect)
+        self._insert = LedgerInsert(engine.dialect)
         self._metrics = metrics
-        self._queue: asyncio.Queue[UsageRow] = asyncio.Queue(max_queue)
-        self._batch_size = batch_size
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    def record(self, row: UsageRow) -> None:
-        try:
-            self._queue.put_nowait(row)
-        except asyncio.QueueFull:
-            self._metrics.ledger_dropped.inc()
-            log.warning("ledger queue full: usage row dropped")
+        self._settings = spool
+        self._spool: Spool | None = None
+        self._orphans: list[Slot] = []
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.database_up = True
+        self.rejected = 0
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        own, self._orphans = claim_slots(self._settings.directory)
+        self._spool = Spool(own, segment_bytes=self._settings.segment_bytes, max_bytes=self._settings.max_bytes)
+        if self._orphans:
+            log.info("ledger: adopting %d spool slot(s) left by stopped processes", len(self._orphans))
+        self._tasks = [asyncio.create_task(self._drain()), asyncio.create_task(self._sync())]
 
-    async def _run(self) -> None:
+    @property
+    def spool(self) -> Spool:
+        assert self._spool is not None, "the ledger writer was not started"
+        return self._spool
+
+    def record(self, row: UsageRow) -> None:
+        """Durable against a crash when this returns; the database sees it within a batch interval."""
+        self.spool.append(orjson.dumps(row))
+        self._metrics.ledger_spooled.set(self.spool.pending_bytes)
+        self._wake.set()
+
+    @property
+    def accepting(self) -> bool:
+        """False when the spool is at its bound: new requests are refused rather than left unrecorded."""
+        return not self.spool.full
+
+    def state(self) -> dict[str, Any]:
+        oldest = self.spool.oldest_unsaved
+        return {
+            "status": "ok" if self.database_up and not self.spool.full else "degraded",
+            "spooled_bytes": self.spool.pending_bytes,
+            "oldest_unsaved_seconds": None if oldest is None else round(time.monotonic() - oldest, 3),
+            "rejected_rows": self.rejected,
+        }
+
+    async def _sync(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            await asyncio.sleep(self._interval)  # let a batch gather
-            while len(batch) < self._batch_size and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await self._write(batch)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+            await asyncio.sleep(self._settings.sync_interval)
+            work = self.spool.take_sync_work()
+            if work:
+                await asyncio.to_thread(sync, work)
 
-    async def _insert(self, rows: list[UsageRow]) -> None:
+    async def _drain(self) -> None:
+        for orphan in self._orphans:
+            await self._drain_slot(orphan, Reader(orphan), None)
+            orphan.remove()
+        self._orphans = []
+        await self._drain_slot(self.spool.slot, Reader(self.spool.slot), self.spool)
+
+    async def _drain_slot(self, slot: Slot, reader: Reader, spool: Spool | None) -> None:
+        """Drain `slot` to the database: until it is empty for an adopted orphan, forever for the own spool."""
+        backoff = 0.1
+        while True:
+            rows = reader.read(self._settings.batch_size, None if spool is None else spool.writing)
+            if not rows:
+                if spool is None:
+                    return
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 0.25)
+                continue
+            try:
+                await self._write(rows, slot)
+            except Exception as exc:  # noqa: BLE001  # an outage: keep every row and try again
+                reader.rewind(slot.checkpoint)
+                self._outage(exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            backoff = 0.1
+            if not self.database_up:
+                self.database_up = True
+                log.warning("ledger: the database is back; spooled rows are being written")
+            size = sum(len(r.line) + 1 for r in rows)
+            if spool is not None:
+                spool.drained(rows[-1].end, size)
+                self._metrics.ledger_spooled.set(spool.pending_bytes)
+            else:
+                slot.save_checkpoint(rows[-1].end)
+
+    def _outage(self, exc: Exception) -> None:
+        if self.database_up:
+            self.database_up = False
+            # Once per outage, not per retry; the type only, so no row content reaches the log.
+            log.error("ledger: database write failed (%s); rows stay in the spool until it is back",
+                      type(exc).__name__)
+
+    async def _write(self, rows: list[SpooledRow], slot: Slot) -> None:
+        decoded: list[tuple[SpooledRow, tuple[object, ...] | None]] = []
+        for row in rows:
+            try:
+                decoded.append((row, self._insert.parameters(orjson.loads(row.line))))
+            except (ValueError, KeyError, TypeError):
+                decoded.append((row, None))
+        good = [params for _, params in decoded if params is not None]
+        try:
+            await self._execute(good)
+        except (IntegrityError, DataError):
+            # One row the database refuses for what it holds: write the rest one by one, set it aside.
+            for row, params in decoded:
+                if params is None:
+                    continue
+                try:
+                    await self._execute([params])
+                except (IntegrityError, DataError):
+                    self._reject(row, slot)
+        for row, params in decoded:
+            if params is None:
+                self._reject(row, slot)
+
+    async def _execute(self, parameters: list[tuple[object, ...]]) -> None:
+        if not parameters:
+            return
         async with self._engine.begin() as connection:
-            await connection.exec_driver_sql(self._statement.sql, [self._statement.parameters(r) for r in rows])
+            await connection.exec_driver_sql(self._insert.sql, parameters)
 
-    async def _write(self, batch: list[UsageRow]) -> None:
-        for attempt in range(3):
-            try:
-                await self._insert(batch)
-                return
-            except Exception as exc:  # noqa: BLE001  # keep the writer alive through database hiccups
-                log.warning("ledger write failed (attempt %d): %s", attempt + 1, type(exc).__name__)
-                await asyncio.sleep(0.5 * (attempt + 1))
-        # The batch may hold one row the database refuses: write the rest one by one, so only that one is lost.
-        lost = 0
-        for row in batch:
-            try:
-                await self._insert([row])
-            except Exception:  # noqa: BLE001
-                lost += 1
-        if lost:
-            self._metrics.ledger_dropped.inc(lost)
-            log.error("ledger: %d of %d rows could not be written", lost, len(batch))
+    def _reject(self, row: SpooledRow, slot: Slot) -> None:
+        self.rejected += 1
+        self._metrics.ledger_rejected.inc()
+        with (slot.path.parent / "rejected.rows").open("ab") as handle:
+            handle.write(row.line + b"\n")
+        log.error("ledger: a row the database refuses was set aside in rejected.rows")
 
     async def flush(self) -> None:
-        """Wait until every row queued so far is written (used at shutdown and by tests)."""
-        await self._queue.join()
+        """Wait until every row spooled so far is in the database (tests, and shutdown while it is up); bound it
+        with `asyncio.timeout`."""
+        while self.spool.pending_bytes or self._orphans:
+            self._wake.set()
+            await asyncio.sleep(0.01)
 
     async def aclose(self) -> None:
-        # Drain first: the worker only holds rows it has not yet written while it is writing them.
-        await self.flush()
-        if self._task is not None:
-            self._task.cancel()
+        """Drain what the database takes within a few seconds; whatever is left stays spooled for the next start."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SHUTDOWN_DRAIN_SECONDS):
+                await self.flush()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        if self._spool is not None:
+            self._spool.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class Metrics:
@@ -25,8 +25,11 @@ class Metrics:
             buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
             registry=self.registry,
         )
-        self.ledger_dropped = Counter(
-            "asahi_ledger_dropped_total", "Usage rows dropped because the writer queue was full",
+        self.ledger_spooled = Gauge(
+            "asahi_ledger_spooled_bytes", "Ledger rows on local disk not yet in the database", registry=self.registry
+        )
+        self.ledger_rejected = Counter(
+            "asahi_ledger_rejected_total", "Ledger rows the database refused for their content (set aside)",
             registry=self.registry,
         )
 

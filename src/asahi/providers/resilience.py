@@ -170,6 +170,11 @@ class Resilience:
             self._breakers[key] = CircuitBreaker(self._threshold, self._cooldown, self.clock)
         return self._breakers[key]
 
+    def open_breakers(self) -> list[tuple[str, str, BreakerState]]:
+        """(provider, model, state) of every breaker not closed: links currently refused or on probation."""
+        return [(provider, model, b.state) for (provider, model), b in self._breakers.items()
+                if b.state is not BreakerState.CLOSED]
+
     def deadline_in(self, seconds: float) -> float:
         return self.clock() + seconds
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from asahi.config import CompatibleProvider, Config, SettingsError
+from asahi.domain import Family
 
-CAPABILITIES = frozenset({"tools", "vision", "json"})
+CAPABILITIES = frozenset({"tools", "vision", "json", "reasoning"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,9 @@ class ModelInfo:
     capabilities: frozenset[str]
     quality: int
     stands_in_for: str | None = None
+    # The wire format it speaks, which decides the provider-native fields it can take; None (a simulator model
+    # standing in for nothing) takes every format's.
+    family: Family | None = None
 
     @property
     def priced(self) -> bool:
@@ -43,7 +47,13 @@ def _price(name: str, entry: dict[str, Any], key: str) -> float | None:
     return float(value)
 
 
-def _model(name: str, entry: dict[str, Any], base: dict[str, Any] | None) -> ModelInfo:
+def _family(provider: str) -> Family | None:
+    if provider == "simulator":
+        return None
+    return "anthropic" if provider == "anthropic" else "openai"
+
+
+def _model(name: str, entry: dict[str, Any], base: dict[str, Any] | None, family: Family | None) -> ModelInfo:
     merged = {**(base or {}), **entry}
     provider = merged.get("provider")
     if not isinstance(provider, str) or not provider:
@@ -64,6 +74,7 @@ def _model(name: str, entry: dict[str, Any], base: dict[str, Any] | None) -> Mod
         capabilities=capabilities,
         quality=int(merged.get("quality", 1)),
         stands_in_for=entry.get("stands_in_for"),
+        family=family,
     )
 
 
@@ -85,14 +96,16 @@ class Catalog:
         for name, entry in raw.items():
             stands_in_for = entry.get("stands_in_for")
             base = None
+            family = _family(str(entry.get("provider")))
             if stands_in_for is not None:
                 base = {k: v for k, v in raw.get(stands_in_for, {}).items() if k != "provider"}
                 if not base:
                     raise SettingsError(f"config models.{name}.stands_in_for names unknown model {stands_in_for}")
-            models[name] = _model(name, entry, base)
+                family = _family(str(raw[stands_in_for].get("provider")))  # a faithful stand-in takes what it would
+            models[name] = _model(name, entry, base, family)
         for server in compatible_providers:
             for name, entry in server.models.items():
-                models[name] = _model(name, {**entry, "provider": server.name}, None)
+                models[name] = _model(name, {**entry, "provider": server.name}, None, "openai")
         return cls(models)
 
     def get(self, name: str) -> ModelInfo | None:

@@ -63,6 +63,18 @@ class Route:
     fallbacks: tuple[ModelInfo, ...] = ()  # tried in order when the model's provider fails; all allowed
 
 
+def incompatibility(request: ChatRequest, model: ModelInfo) -> tuple[str, str] | None:
+    """(field, why) when `model` cannot take the request as it is: a provider-native field of another wire format
+    (translating it would lose it), or reasoning on a model that does not reason. None when it can."""
+    for family, names in request.native_fields().items():
+        if model.family is not None and family != model.family:
+            return names[0], (f"{model.name} speaks another provider's format and cannot take "
+                              f"{', '.join(names)}")
+    if request.reasoning is not None and "reasoning" not in model.capabilities:
+        return "reasoning", f"{model.name} does not reason (reasoning_effort / thinking)"
+    return None
+
+
 def _needs(request: ChatRequest) -> frozenset[str]:
     needs = set()
     if request.tools or any(m.role == "tool" or m.tool_calls for m in request.messages):
@@ -71,6 +83,8 @@ def _needs(request: ChatRequest) -> frozenset[str]:
         needs.add("vision")
     if request.response_format and request.response_format.get("type") in ("json_object", "json_schema"):
         needs.add("json")
+    if request.reasoning is not None:
+        needs.add("reasoning")
     return frozenset(needs)
 
 
@@ -156,6 +170,21 @@ class Router:
             return None
         return next((m for m in self._served if m.name == name), None)
 
+    def check_fits(self, request: ChatRequest, policy: OrgPolicy) -> None:
+        """413 for a prompt longer than every allowed model's context: cheap, so it runs before any hashing or
+        embedding of a routed request (an explicit one is checked against its model in `route`)."""
+        allowed = self.allowed(policy)
+        if not allowed:
+            raise AsahiError(403, "no_models_allowed", "This organisation has no models allowed.")
+        estimate = estimate_input_tokens(request)
+        limit = max(m.context_window for m in allowed)
+        if estimate > limit:
+            raise AsahiError(
+                413, "context_length_exceeded",
+                f"The prompt is about {estimate} tokens; the largest context among allowed models is {limit}.",
+                details={"estimated_tokens": estimate, "limit": limit},
+            )
+
     def route(
         self,
         request: ChatRequest,
@@ -178,7 +207,8 @@ class Router:
         names = self._fallbacks.get(route.model.name)
         if not names:
             return route
-        fallbacks = tuple(m for name in names for m in allowed if m.name == name)
+        # A fallback that cannot take the request as it is would answer it with a field silently lost: skipped.
+        fallbacks = tuple(m for name in names for m in allowed if m.name == name and not incompatibility(request, m))
         return replace(route, fallbacks=fallbacks)
 
     def _explicit(self, request: ChatRequest, allowed: list[ModelInfo]) -> Route:
@@ -195,6 +225,10 @@ class Router:
                 f"Model {request.model!r} {verb}. Allowed: {', '.join(names)}, or {AUTO_MODEL}.",
                 details={"allowed_models": names},
             )
+        refused = incompatibility(request, model)
+        if refused is not None:
+            raise BadRequest(f"{refused[1]}: name a model that can take it, or leave it out.",
+                             code="unsupported_field", param=refused[0])
         cost = estimate_cost(model, estimate_input_tokens(request), expected_output_tokens(request, model))
         return Route(
             model,
@@ -214,12 +248,12 @@ class Router:
         mode: RoutingMode,
     ) -> Route:
         needs = _needs(request)
-        capable = [m for m in allowed if needs <= m.capabilities]
+        capable = [m for m in allowed if needs <= m.capabilities and incompatibility(request, m) is None]
         if not capable:
             names = ", ".join(sorted(m.name for m in allowed))
-            raise BadRequest(
-                f"No allowed model supports {', '.join(sorted(needs))}. Allowed: {names}.", code="no_capable_model"
-            )
+            native = sorted(n for names_ in request.native_fields().values() for n in names_)
+            wanted = ", ".join([*sorted(needs), *native])
+            raise BadRequest(f"No allowed model supports {wanted}. Allowed: {names}.", code="no_capable_model")
         input_tokens = estimate_input_tokens(request)
         fits = [m for m in capable if input_tokens + (request.max_tokens or 0) <= m.context_window]
         if not fits:

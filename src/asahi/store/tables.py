@@ -84,6 +84,18 @@ usage_records = Table(
     Index("ix_usage_records_org_request", "org_id", "created_at", "id"),
 )
 
+# A user's verdict on a tier 2 hit (POST /feedback), kept beside the hit's ledger row: the measured rate of wrong
+# hits that the dashboard sets against the org's bound (δ). The latest verdict on a request stands.
+tier2_feedback = Table(
+    "tier2_feedback",
+    metadata,
+    Column("request_id", String(40), primary_key=True),
+    Column("org_id", String(32), nullable=False),
+    Column("correct", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_tier2_feedback_org", "org_id", "created_at"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

@@ -67,6 +67,17 @@ async def test_a_paraphrase_hits_once_learned_and_reports_its_similarity(running
     assert different_system.headers["x-asahi-cache"] == "miss"
 
 
+async def test_an_answer_longer_than_the_new_max_tokens_is_not_served(running: Running) -> None:
+    org = await running.signup()
+    teach(tier2_of(running), org["org_id"])
+    first = await ask(running, org["api_key"], QUESTION)  # the simulator answers 48 tokens
+    assert first.json()["usage"]["completion_tokens"] == 48
+    short = await ask(running, org["api_key"], PARAPHRASE, max_tokens=5)
+    assert short.headers["x-asahi-cache"] == "miss"
+    roomy = await ask(running, org["api_key"], PARAPHRASE, max_tokens=200)
+    assert roomy.headers["x-asahi-cache"].startswith("t2")
+
+
 async def test_infer_reports_tier_2(running: Running) -> None:
     org = await running.signup()
     teach(tier2_of(running), org["org_id"])
@@ -128,7 +139,7 @@ async def test_embedder_failure_means_uncached_not_failed(running: Running, stag
     tier2 = tier2_of(running)
     teach(tier2, org["org_id"])
     await ask(running, org["api_key"], QUESTION)
-    embedder = getattr(tier2.embedding, stage)
+    embedder = getattr(tier2.embedder, stage)
 
     async def broken(texts: list[str]) -> Any:
         raise RuntimeError("model file vanished")
@@ -146,7 +157,7 @@ async def test_minilm_runs_only_where_a_hit_is_possible(running: Running) -> Non
     org = await running.signup()
     tier2 = tier2_of(running)
     teach(tier2, org["org_id"])
-    confirm = tier2.embedding.confirm
+    confirm = tier2.embedder.confirm
     assert confirm is not None
     calls: list[list[str]] = []
     real = confirm.embed

@@ -9,12 +9,11 @@ another system prompt or in another conversation is never even a candidate.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 import orjson
 
-from asahi.domain import ChatRequest, Message
+from asahi.domain import ChatRequest
 
 DEFAULT_MAX_PROMPT_CHARS = 8000
 
@@ -27,32 +26,19 @@ class Tier2Query:
     text: str
 
 
-def _message(message: Message) -> dict[str, Any]:
-    return {
-        "role": message.role,
-        "text": message.text,
-        "tool_calls": [[c.id, c.name, c.arguments] for c in message.tool_calls],
-        "tool_call_id": message.tool_call_id,
-        "name": message.name,
-        "is_error": message.is_error,
-    }
-
-
 def context_key(org_id: str, request: ChatRequest, route: str | None = None) -> str:
     """SHA-256 over everything that must match exactly. `route` replaces the model name when the router, not
-    the caller, picks the model (AUTOPILOT), so the same question is shared across the models of one class."""
+    the caller, picks the model (AUTOPILOT), so the same question is shared across the models of one class.
+
+    The request is serialised whole, but for the last user message (compared by meaning instead), the fields that
+    cannot change the answer, and the sampling knobs an answer within the temperature cap is served across; a
+    field added to the request type is part of the key without anyone remembering to add it."""
     last_user = max((i for i, m in enumerate(request.messages) if m.role == "user"), default=len(request.messages))
-    payload = {
-        "org": org_id,
-        "model": route or request.model,
-        "context": [_message(m) for m in request.messages[:last_user]],
-        "after": [_message(m) for m in request.messages[last_user + 1 :]],
-        "tools": [[t.name, t.description, t.parameters] for t in request.tools],
-        "tool_choice": [request.tool_choice.mode, request.tool_choice.name] if request.tool_choice else None,
-        "response_format": request.response_format,
-        "n": request.n,
-        "stop": request.stop,
-    }
+    shape = replace(
+        request, model=route or request.model, messages=[], stream=False, include_usage=False, user=None,
+        prompt_cache_key=None, temperature=None, top_p=None, max_tokens=None, seed=None,
+    )
+    payload = [org_id, request.messages[:last_user], request.messages[last_user + 1 :], shape]
     return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 

@@ -13,13 +13,13 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from redis.asyncio import Redis
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asahi.cache.semantic.cache import SemanticCache, SemanticEntry, Tier2Unavailable
 from asahi.cache.semantic.policy import EntryState
+from asahi.redis_client import RedisLink, Subscription
 from asahi.store.tables import semantic_entries, semantic_org_models
 
 log = logging.getLogger(__name__)
@@ -154,24 +154,28 @@ class SemanticStore:
 class SemanticSync:
     """Announces new entries and adopts others' (Redis pub/sub, or polling without Redis)."""
 
-    def __init__(self, store: SemanticStore, redis: Redis | None, poll: bool) -> None:
+    def __init__(self, store: SemanticStore, link: RedisLink | None, poll: bool) -> None:
         self._store = store
-        self._redis = redis
+        self._link = link
         self._poll = poll
+        self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._pruner: asyncio.Task[None] | None = None
 
     async def announce(self, entry_id: str) -> None:
-        if self._redis is None:
+        link = self._link
+        if link is None or link.client is None or not link.up:
             return
         try:
-            await self._redis.publish(CHANNEL, entry_id)
-        except Exception as exc:  # noqa: BLE001  # others still see it after their next restart or poll
-            log.warning("could not announce a tier 2 entry: %s", type(exc).__name__)
+            await link.client.publish(CHANNEL, entry_id)
+        except Exception as exc:  # noqa: BLE001  # others catch up when they resubscribe or poll
+            link.failed(exc)
 
     async def start(self) -> None:
-        if self._redis is not None:
-            self._task = asyncio.create_task(self._listen(self._redis))
+        if self._link is not None and self._link.configured:
+            # Catch up on what was announced while not subscribed, every time the subscription is made.
+            self._subscription = Subscription(self._link, CHANNEL, self._store.adopt, self._store.poll)
+            self._subscription.start()
         elif self._poll:
             self._task = asyncio.create_task(self._polling())
         self._pruner = asyncio.create_task(self._pruning())
@@ -184,22 +188,6 @@ class SemanticSync:
             except (Exception, Tier2Unavailable) as exc:  # noqa: BLE001  # retried at the next round
                 log.warning("tier 2 prune failed: %s", type(exc).__name__)
 
-    async def _listen(self, redis: Redis) -> None:
-        while True:
-            try:
-                async with redis.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)
-                    await self._store.poll()  # catch up on what was announced while not subscribed
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            data = message["data"]
-                            await self._store.adopt(data.decode() if isinstance(data, bytes) else str(data))
-            except asyncio.CancelledError:
-                raise
-            except (Exception, Tier2Unavailable) as exc:  # noqa: BLE001  # keep listening through Redis restarts
-                log.warning("tier 2 sync lost Redis: %s", type(exc).__name__)
-                await asyncio.sleep(1.0)
-
     async def _polling(self) -> None:
         while True:
             await asyncio.sleep(POLL_SECONDS)
@@ -209,6 +197,8 @@ class SemanticSync:
                 log.warning("tier 2 poll failed: %s", type(exc).__name__)
 
     async def aclose(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.aclose()
         for task in (self._task, self._pruner):
             if task is not None:
                 task.cancel()

@@ -39,11 +39,11 @@ class Probe:
 
 class Tier2:
     def __init__(
-        self, cache: SemanticCache, embedding: Tier2Embedding, store: SemanticStore, sync: SemanticSync,
+        self, cache: SemanticCache, embedder: Tier2Embedding, store: SemanticStore, sync: SemanticSync,
         metrics: Metrics, max_prompt_chars: int,
     ) -> None:
         self.cache = cache
-        self.embedding = embedding
+        self.embedder = embedder
         self.store = store
         self.sync = sync
         self._metrics = metrics
@@ -51,15 +51,20 @@ class Tier2:
         self._background: set[asyncio.Task[None]] = set()
 
     async def probe(
-        self, org_id: str, request: ChatRequest, scope: str, *, read: bool = True, delta: float | None = None
+        self, org_id: str, request: ChatRequest, scope: str, *, read: bool = True, delta: float | None = None,
+        large: bool = False,
     ) -> Probe:
         """Embed the request once and look it up. `read` False (`no-cache`) embeds without looking up, so the
-        answer can still be stored; `delta` is the org's bound on wrong hits (None: the configured default)."""
-        query = tier2_query(org_id, request, route=scope, max_chars=self._max_chars)
+        answer can still be stored; `delta` is the org's bound on wrong hits (None: the configured default);
+        `large`: hash the context in a worker thread, off the event loop."""
+        if large:
+            query = await asyncio.to_thread(tier2_query, org_id, request, route=scope, max_chars=self._max_chars)
+        else:
+            query = tier2_query(org_id, request, route=scope, max_chars=self._max_chars)
         if query is None:
             return Probe(None, None, Tier2Decision.miss("skipped"))
         try:
-            embedding = (await self.embedding.search.embed([query.text]))[0]
+            embedding = (await self.embedder.search.embed([query.text]))[0]
         except Exception as exc:  # noqa: BLE001  # any embedder failure: go on without tier 2
             self._failed("embed", exc)
             return Probe(None, None, Tier2Decision.miss("embedder failed"))
@@ -73,9 +78,15 @@ class Tier2:
         return Probe(query, embedding, decision)
 
     @staticmethod
-    def answer(decision: Tier2Decision) -> codec.CachedAnswer:
+    def answer_for(decision: Tier2Decision, request: ChatRequest) -> codec.CachedAnswer | None:
+        """The hit's answer if it is one this request could have received: no longer than its `max_tokens` (its
+        stop sequences, `n` and formats are already part of the context key). None: serve it a miss."""
         assert decision.entry is not None
-        return codec.decode(decision.entry.payload)
+        answer = codec.decode(decision.entry.payload)
+        result = answer.result
+        if request.max_tokens is not None and result.usage.output_tokens > request.max_tokens:
+            return None
+        return answer
 
     def served(self, request_id: str, org_id: str, decision: Tier2Decision) -> None:
         """Remember a hit that was served, so feedback on its request id can label it."""
@@ -97,7 +108,7 @@ class Tier2:
             if decision.verify and decision.entry is not None:
                 # A verified candidate was confirmed, so the confirming model is loaded already.
                 agree = await answers_agree(decision.entry.answer_text, fresh,
-                                            self.embedding.confirm or self.embedding.search)
+                                            self.embedder.confirm or self.embedder.search)
                 self.cache.record_label(org_id, decision.entry.id, decision.similarity, agree)
                 await self.store.save_labels(org_id, decision.entry)
                 agreed_with = decision.entry.id if agree else None
@@ -139,4 +150,4 @@ class Tier2:
     async def aclose(self) -> None:
         await self.drain()
         await self.sync.aclose()
-        await self.embedding.aclose()
+        await self.embedder.aclose()

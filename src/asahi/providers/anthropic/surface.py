@@ -17,11 +17,15 @@ from asahi.domain import (
     FinishEvent,
     FinishReason,
     ImagePart,
+    LogprobsDelta,
     Message,
+    NativePart,
     Part,
+    Reasoning,
     StreamEvent,
     TextDelta,
     TextPart,
+    ThinkingDelta,
     Tool,
     ToolCall,
     ToolCallDelta,
@@ -42,6 +46,10 @@ from asahi.providers.fields import (
 )
 
 _TOOL_CHOICES = {"auto": "auto", "any": "required", "tool": "tool", "none": "none"}
+_MODELLED = frozenset({
+    "model", "max_tokens", "messages", "system", "tools", "tool_choice", "stop_sequences", "stream", "temperature",
+    "top_p", "top_k",
+})
 
 
 def parse_request(body: Any) -> ChatRequest:
@@ -61,11 +69,12 @@ def parse_request(body: Any) -> ChatRequest:
         messages.extend(_turn(raw, f"messages[{i}]"))
     tools = [_tool(t, f"tools[{i}]") for i, t in enumerate(array(body.get("tools") or [], "tools"))]
     tool_choice, parallel = _tool_choice(body.get("tool_choice"), tools)
-    opt_int(body.get("top_k"), "top_k", 0)  # checked for shape only: no other provider has top_k
     user = None
     if body.get("metadata") is not None:
         user = opt_string(mapping(body["metadata"], "metadata").get("user_id"), "metadata.user_id")
     stops = array(body.get("stop_sequences") or [], "stop_sequences")
+    # Everything else (thinking, output_config, metadata, service_tier, ...) goes to Anthropic as it came;
+    # `thinking` and `output_config.format` are also read, so routing and other providers can honour them.
     return ChatRequest(
         model=model,
         messages=messages,
@@ -78,7 +87,41 @@ def parse_request(body: Any) -> ChatRequest:
         user=user,
         stream=bool(opt_bool(body.get("stream"), "stream")),
         parallel_tool_calls=parallel,
+        top_k=opt_int(body.get("top_k"), "top_k", 0),
+        reasoning=_thinking(body.get("thinking")),
+        response_format=_output_format(body.get("output_config")),
+        family="anthropic",
+        extras={k: v for k, v in body.items() if k not in _MODELLED},
     )
+
+
+def _thinking(raw: Any) -> Reasoning | None:
+    """`enabled` with a budget, `adaptive` (the model decides) or `between_tools`: reasoning; `disabled`: none."""
+    if raw is None:
+        return None
+    raw = mapping(raw, "thinking")
+    kind = raw.get("type")
+    if kind == "disabled":
+        return None
+    if kind == "enabled":
+        return Reasoning(budget_tokens=opt_int(raw.get("budget_tokens"), "thinking.budget_tokens", 1024))
+    if kind in ("adaptive", "between_tools"):
+        return Reasoning()
+    raise bad("thinking.type", "must be enabled, adaptive, between_tools or disabled.")
+
+
+def _output_format(raw: Any) -> dict[str, Any] | None:
+    """Structured output (`output_config.format`) in the internal shape, OpenAI's `json_schema` response format."""
+    if raw is None:
+        return None
+    output_format = mapping(raw, "output_config").get("format")
+    if output_format is None:
+        return None
+    output_format = mapping(output_format, "output_config.format")
+    if output_format.get("type") != "json_schema":
+        raise bad("output_config.format.type", "must be json_schema.")
+    schema = mapping(output_format.get("schema"), "output_config.format.schema")
+    return {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
 
 
 def _cached(raw: dict[str, Any], param: str) -> bool:
@@ -134,8 +177,10 @@ def _tool_result(raw: dict[str, Any], param: str) -> Message:
                 parts.append(_text_block(block, where))
             elif block.get("type") == "image":
                 parts.append(_image(block, where))
+            elif isinstance(block.get("type"), str):
+                parts.append(NativePart("anthropic", block))  # documents, search results, ...
             else:
-                raise bad(f"{where}.type", "tool results may hold text and image blocks.")
+                raise bad(f"{where}.type", "a content block needs a type.")
     return Message(
         "tool",
         parts,
@@ -173,6 +218,9 @@ def _turn(raw: Any, param: str) -> list[Message]:
                     arguments=orjson.dumps(mapping(block.get("input"), f"{where}.input")).decode(),
                 )
             )
+        elif isinstance(kind, str) and kind not in ("image", "tool_result", "tool_use"):
+            # document, thinking, search results, server tool blocks...: for Anthropic-format providers
+            parts.append(NativePart("anthropic", block))
         else:
             raise bad(f"{where}.type", f"block type {kind!r} is not supported in a {role} message.")
     if parts or calls or not results:
@@ -182,8 +230,8 @@ def _turn(raw: Any, param: str) -> list[Message]:
 
 def _tool(raw: Any, param: str) -> Tool:
     raw = mapping(raw, param)
-    if raw.get("type") not in (None, "custom"):
-        raise bad(f"{param}.type", "server tools are not supported; define a custom tool.")
+    if raw.get("type") not in (None, "custom"):  # Anthropic's server tools (web search, code execution, ...)
+        return Tool(str(raw.get("name") or raw.get("type")), None, {}, native=raw, family="anthropic")
     name = string(raw.get("name"), f"{param}.name")
     if not name:
         raise bad(f"{param}.name", "a tool needs a name.")
@@ -240,9 +288,12 @@ def tool_input(arguments: str) -> dict[str, Any]:
 def render_result(result: ChatResult, request_id: str) -> dict[str, Any]:
     """The Messages API `message` object; Anthropic has no `n`, so only the first choice is rendered."""
     choice = result.choices[0]
-    content: list[dict[str, Any]] = [
-        {"type": "text", "text": p.text} for p in choice.message.content if isinstance(p, TextPart) and p.text
-    ]
+    content: list[dict[str, Any]] = []
+    for part in choice.message.content:
+        if isinstance(part, TextPart) and part.text:
+            content.append({"type": "text", "text": part.text})
+        elif isinstance(part, NativePart) and part.family == "anthropic":
+            content.append(part.block)  # thinking, server tool results: echoed as the provider sent them
     content += [
         {"type": "tool_use", "id": c.id, "name": c.name, "input": tool_input(c.arguments)}
         for c in choice.message.tool_calls
@@ -301,6 +352,7 @@ class EventRenderer:
         self._open: tuple[str, int] | None = None  # ("text", 0) or ("tool", tool_index)
         self._stop_reason = "end_turn"
         self._usage = Usage(input_tokens=input_tokens)
+        self._thinking_blocks = 0
 
     def _start(self) -> bytes:
         if self._started:
@@ -342,8 +394,10 @@ class EventRenderer:
         if isinstance(event, UsageEvent):
             self._usage = event.usage
             return b""
-        if event.index != 0:
+        if event.index != 0 or isinstance(event, LogprobsDelta):  # Anthropic streams neither n nor logprobs
             return b""
+        if isinstance(event, ThinkingDelta):
+            return self._thinking(event)
         if isinstance(event, TextDelta):
             out = b"" if self._open == ("text", 0) else self._open_block(("text", 0), {"type": "text", "text": ""})
             return out + self._delta({"type": "text_delta", "text": event.text})
@@ -360,6 +414,22 @@ class EventRenderer:
             self._stop_reason = _STOP[event.finish_reason]
             return b""
         raise TypeError(f"not a stream event: {event!r}")
+
+    def _thinking(self, event: ThinkingDelta) -> bytes:
+        if event.redacted is not None:
+            self._thinking_blocks += 1
+            key = ("redacted", self._thinking_blocks)
+            return self._open_block(key, {"type": "redacted_thinking", "data": event.redacted})
+        out = b""
+        if self._open is None or self._open[0] != "thinking":
+            self._thinking_blocks += 1
+            out = self._open_block(("thinking", self._thinking_blocks), {"type": "thinking", "thinking": "",
+                                                                         "signature": ""})
+        if event.thinking:
+            out += self._delta({"type": "thinking_delta", "thinking": event.thinking})
+        if event.signature is not None:
+            out += self._delta({"type": "signature_delta", "signature": event.signature})
+        return out
 
     def end(self) -> bytes:
         """The closing events, once the answer's last event was rendered."""

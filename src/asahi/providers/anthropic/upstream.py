@@ -20,10 +20,12 @@ from asahi.domain import (
     FinishReason,
     ImagePart,
     Message,
+    NativePart,
     Part,
     StreamEvent,
     TextDelta,
     TextPart,
+    ThinkingDelta,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -37,12 +39,18 @@ _EPHEMERAL = {"type": "ephemeral"}
 _JSON_INSTRUCTION = "Reply with one valid JSON object and nothing else: no prose, no code fences."
 
 
-def _block(part: Part) -> dict[str, Any]:
+def _block(part: Part) -> dict[str, Any] | None:
     if isinstance(part, TextPart):
         block: dict[str, Any] = {"type": "text", "text": part.text}
         if part.cache_control:
             block["cache_control"] = _EPHEMERAL
         return block
+    if isinstance(part, NativePart):
+        if part.family == "anthropic":
+            return part.block
+        if part.is_reasoning:
+            return None
+        raise BadRequest(f"An Anthropic-format provider cannot take {part.block.get('type')!r} content.")
     return {"type": "image", "source": _image_source(part)}
 
 
@@ -54,7 +62,7 @@ def _image_source(part: ImagePart) -> dict[str, Any]:
 
 def _blocks(message: Message) -> list[dict[str, Any]]:
     # Anthropic rejects empty text blocks, which OpenAI clients send freely (e.g. beside tool calls).
-    blocks = [_block(p) for p in message.content if not isinstance(p, TextPart) or p.text]
+    blocks = [b for p in message.content if not isinstance(p, TextPart) or p.text if (b := _block(p)) is not None]
     if message.role == "tool":
         result: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id}
         if blocks:
@@ -69,15 +77,26 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
 
 
 def _system(request: ChatRequest) -> list[dict[str, Any]]:
-    blocks = [_block(p) for m in request.messages if m.role == "system" for p in m.content if isinstance(p, TextPart)]
-    response_format = request.response_format or {}
-    if response_format.get("type") == "json_object":
+    blocks = [
+        b for m in request.messages if m.role == "system" for p in m.content
+        if isinstance(p, TextPart) and (b := _block(p)) is not None
+    ]
+    # A JSON object without a schema has no Anthropic parameter: an instruction asks for it. A schema does.
+    if (request.response_format or {}).get("type") == "json_object":
         blocks.append({"type": "text", "text": _JSON_INSTRUCTION})
-    elif response_format.get("type") == "json_schema":
-        schema = (response_format.get("json_schema") or {}).get("schema") or {}
-        text = f"{_JSON_INSTRUCTION} It must match this JSON schema: {orjson.dumps(schema).decode()}"
-        blocks.append({"type": "text", "text": text})
     return blocks
+
+
+def _thinking(request: ChatRequest, max_tokens: int) -> dict[str, Any] | None:
+    """OpenAI's reasoning effort as a thinking budget, within Anthropic's bounds (≥ 1024, below max_tokens)."""
+    reasoning = request.reasoning
+    if reasoning is None:
+        return None
+    budget = min(reasoning.budget(), max_tokens - 1)
+    if budget < 1024:
+        raise BadRequest("Claude models think with at least 1024 tokens: raise max_tokens above 1024.",
+                         param="max_tokens")
+    return {"type": "enabled", "budget_tokens": budget}
 
 
 def _turns(request: ChatRequest) -> list[dict[str, Any]]:
@@ -112,8 +131,9 @@ def _tool_choice(request: ChatRequest) -> dict[str, Any] | None:
 def to_wire(request: ChatRequest, model: str, *, stream: bool, default_max_tokens: int = 4096) -> dict[str, Any]:
     """The `/v1/messages` body; `max_tokens` is mandatory there, so a default fills it.
 
-    temperature, top_p and seed are not sent: the current Messages API (and its SDK) takes no sampling
-    parameters, and they are hints whose loss is better than a refused request.
+    From another format, temperature, top_p and seed are not sent: the current Messages API takes no sampling
+    parameters, and they are hints whose loss is better than a refused request. Fields that came in Anthropic's
+    own format (the sampling ones included) go as they came.
     """
     if request.n != 1:
         raise BadRequest("Anthropic models answer once per request; 'n' must be 1.", param="n")
@@ -124,8 +144,11 @@ def to_wire(request: ChatRequest, model: str, *, stream: bool, default_max_token
     }
     if system := _system(request):
         wire["system"] = system
+    if any(t.family is not None and t.family != "anthropic" for t in request.tools):
+        raise BadRequest("An Anthropic-format provider cannot take another provider's own tools.")
     if request.tools:
         wire["tools"] = [
+            t.native if t.native is not None else
             {"name": t.name, "input_schema": t.parameters, **({"description": t.description} if t.description else {})}
             for t in request.tools
         ]
@@ -135,6 +158,16 @@ def to_wire(request: ChatRequest, model: str, *, stream: bool, default_max_token
         wire["stop_sequences"] = request.stop
     if request.user is not None:
         wire["metadata"] = {"user_id": request.user}
+    schema = ((request.response_format or {}).get("json_schema") or {}).get("schema")
+    if (request.response_format or {}).get("type") == "json_schema" and isinstance(schema, dict):
+        wire["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+    if request.family == "anthropic":
+        native = {"temperature": request.temperature, "top_p": request.top_p, "top_k": request.top_k}
+        wire.update((k, v) for k, v in native.items() if v is not None)
+        for name, value in request.extras.items():  # as the client sent them; never over what Asahi sets
+            wire.setdefault(name, value)
+    elif (thinking := _thinking(request, wire["max_tokens"])) is not None:
+        wire["thinking"] = thinking
     if stream:
         wire["stream"] = True
     return wire
@@ -180,6 +213,8 @@ def result_from_wire(message: dict[str, Any], provider: str = "anthropic") -> Ch
             parts.append(TextPart(block.get("text") or ""))
         elif block.get("type") == "tool_use":
             calls.append(ToolCall(block["id"], block["name"], orjson.dumps(block.get("input") or {}).decode()))
+        else:  # thinking, server tool use and results: kept as sent, echoed to Anthropic-format clients
+            parts.append(NativePart("anthropic", block))
     finish = _FINISH.get(message.get("stop_reason") or "", "stop")
     return ChatResult(
         id=message.get("id", ""),
@@ -188,7 +223,12 @@ def result_from_wire(message: dict[str, Any], provider: str = "anthropic") -> Ch
         choices=[Choice(0, Message("assistant", parts, calls), finish)],
         usage=usage_from_wire(message.get("usage")),
         created=int(time.time()),  # Anthropic sends no creation time; OpenAI clients expect a real one
+        family="anthropic",
+        extras={k: v for k, v in message.items() if k not in _ANSWER_FIELDS and v is not None},
     )
+
+
+_ANSWER_FIELDS = frozenset({"id", "type", "role", "model", "content", "stop_reason", "stop_sequence", "usage"})
 
 
 class MessageEventTranslator:
@@ -207,6 +247,10 @@ class MessageEventTranslator:
             self._usage = usage_from_wire((data.get("message") or {}).get("usage"))
         elif kind == "content_block_start":
             block = data.get("content_block") or {}
+            if block.get("type") == "thinking":
+                return [ThinkingDelta(0, block.get("thinking") or "")]
+            if block.get("type") == "redacted_thinking":
+                return [ThinkingDelta(0, redacted=block.get("data") or "")]
             if block.get("type") == "tool_use":
                 tool_index = self._tools[data.get("index", 0)] = len(self._tools)
                 return [ToolCallDelta(0, tool_index, block.get("id"), block.get("name"), "")]
@@ -216,6 +260,10 @@ class MessageEventTranslator:
             delta = data.get("delta") or {}
             if delta.get("type") == "text_delta":
                 return [TextDelta(0, delta.get("text") or "")]
+            if delta.get("type") == "thinking_delta":
+                return [ThinkingDelta(0, delta.get("thinking") or "")]
+            if delta.get("type") == "signature_delta":
+                return [ThinkingDelta(0, signature=delta.get("signature") or "")]
             if delta.get("type") == "input_json_delta" and data.get("index") in self._tools:
                 return [ToolCallDelta(0, self._tools[data["index"]], None, None, delta.get("partial_json") or "")]
         elif kind == "message_delta":

@@ -1,8 +1,10 @@
 """The OpenAI Chat Completions format as a surface: parse what clients send, render what they expect back.
 
 Plain dict work plus orjson: this runs on every request, and hand checks are far cheaper than pydantic models.
-Fields OpenAI accepts but Asahi has no use for (metadata, store, logprobs, ...) are ignored; a known field of
-the wrong type is a 400 naming the field, as OpenAI does.
+A modelled field of the wrong type is a 400 naming the field, as OpenAI does. Every other field (metadata,
+store, service_tier, verbosity, prediction, audio, ...) and every content part Asahi does not model (input_audio,
+file) is kept as it came, as an OpenAI extra: passed through to OpenAI-format providers, part of the cache keys,
+and a reason a provider of another format cannot take the request. Nothing is dropped.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ from asahi.domain import (
     FinishEvent,
     FinishReason,
     ImagePart,
+    LogprobsDelta,
     Message,
+    NativePart,
     Part,
+    Reasoning,
     StreamEvent,
     TextDelta,
     TextPart,
+    ThinkingDelta,
     Tool,
     ToolCall,
     ToolCallDelta,
@@ -43,6 +49,12 @@ from asahi.providers.fields import (
 )
 
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
+_MODELLED = frozenset({
+    "model", "messages", "tools", "tool_choice", "stream", "stream_options", "max_completion_tokens", "max_tokens",
+    "response_format", "temperature", "top_p", "n", "stop", "seed", "user", "parallel_tool_calls",
+    "reasoning_effort", "logprobs", "top_logprobs", "frequency_penalty", "presence_penalty", "prompt_cache_key",
+})
+_EFFORTS = ("minimal", "low", "medium", "high")
 _TOOL_CHOICE_MODES = {"auto", "none", "required"}
 _RESPONSE_FORMATS = {"text", "json_object", "json_schema"}
 
@@ -68,6 +80,10 @@ def parse_request(body: Any) -> ChatRequest:
     max_tokens = opt_int(body.get("max_completion_tokens"), "max_completion_tokens", 1)
     if max_tokens is None:
         max_tokens = opt_int(body.get("max_tokens"), "max_tokens", 1)
+    logprobs = bool(opt_bool(body.get("logprobs"), "logprobs"))
+    top_logprobs = opt_int(body.get("top_logprobs"), "top_logprobs", 0, 20)
+    if top_logprobs is not None and not logprobs:
+        raise bad("top_logprobs", "needs 'logprobs': true.")
     return ChatRequest(
         model=model,
         messages=messages,
@@ -84,7 +100,23 @@ def parse_request(body: Any) -> ChatRequest:
         stream=stream,
         include_usage=include_usage,
         parallel_tool_calls=opt_bool(body.get("parallel_tool_calls"), "parallel_tool_calls"),
+        prompt_cache_key=opt_string(body.get("prompt_cache_key"), "prompt_cache_key"),
+        reasoning=_reasoning(body.get("reasoning_effort")),
+        logprobs=logprobs,
+        top_logprobs=top_logprobs,
+        frequency_penalty=opt_number(body.get("frequency_penalty"), "frequency_penalty", -2, 2),
+        presence_penalty=opt_number(body.get("presence_penalty"), "presence_penalty", -2, 2),
+        family="openai",
+        extras={k: v for k, v in body.items() if k not in _MODELLED},
     )
+
+
+def _reasoning(raw: Any) -> Reasoning | None:
+    if raw is None:
+        return None
+    if raw not in _EFFORTS:
+        raise bad("reasoning_effort", f"must be one of {', '.join(_EFFORTS)}.")
+    return Reasoning(effort=raw)
 
 
 def _message(raw: Any, param: str) -> Message:
@@ -126,8 +158,10 @@ def _parts(content: Any, param: str, *, images: bool) -> list[Part]:
             parts.append(_image(raw.get("image_url"), f"{where}.image_url"))
         elif kind == "image_url":
             raise bad(f"{where}.type", "images are only allowed in user messages.")
+        elif isinstance(kind, str) and kind:
+            parts.append(NativePart("openai", raw))  # input_audio, file, ...: for OpenAI-format providers only
         else:
-            raise bad(f"{where}.type", f"content part type {kind!r} is not supported; use text or image_url.")
+            raise bad(f"{where}.type", "a content part needs a type.")
     return parts
 
 
@@ -153,8 +187,11 @@ def _tool_call(raw: Any, param: str) -> ToolCall:
 
 def _tool(raw: Any, param: str) -> Tool:
     raw = mapping(raw, param)
-    if raw.get("type") != "function":
-        raise bad(f"{param}.type", "only function tools are supported.")
+    kind = raw.get("type")
+    if isinstance(kind, str) and kind and kind != "function":  # OpenAI's own tools (custom, web search, ...)
+        return Tool(str(raw.get("name") or kind), None, {}, native=raw, family="openai")
+    if kind != "function":
+        raise bad(f"{param}.type", "a tool needs a type.")
     function = mapping(raw.get("function"), f"{param}.function")
     name = string(function.get("name"), f"{param}.function.name")
     if not name:
@@ -231,7 +268,7 @@ def render_usage(usage: Usage) -> dict[str, Any]:
         "total_tokens": usage.input_tokens + usage.output_tokens,
         "prompt_tokens_details": {"cached_tokens": usage.cached_input_tokens, "audio_tokens": 0},
         "completion_tokens_details": {
-            "reasoning_tokens": 0,
+            "reasoning_tokens": usage.reasoning_tokens,
             "audio_tokens": 0,
             "accepted_prediction_tokens": 0,
             "rejected_prediction_tokens": 0,
@@ -256,7 +293,10 @@ def render_result(result: ChatResult, request_id: str) -> dict[str, Any]:
         if choice.message.tool_calls:
             message["tool_calls"] = [_render_tool_call(c) for c in choice.message.tool_calls]
         finish_reason = _FINISH[choice.finish_reason]
-        choices.append({"index": choice.index, "message": message, "logprobs": None, "finish_reason": finish_reason})
+        choices.append({"index": choice.index, "message": message, "logprobs": choice.logprobs,
+                        "finish_reason": finish_reason})
+    # An OpenAI-format answer's own top-level fields (service_tier, system_fingerprint, ...) are echoed as given.
+    native = result.extras if result.family == "openai" else {}
     return {
         "id": request_id,
         "object": "chat.completion",
@@ -266,6 +306,7 @@ def render_result(result: ChatResult, request_id: str) -> dict[str, Any]:
         "usage": render_usage(result.usage),
         "service_tier": "default",
         "system_fingerprint": None,
+        **native,
     }
 
 
@@ -311,8 +352,11 @@ class ChunkRenderer:
         self._include_usage = include_usage
         self._started: set[int] = set()
 
-    def _chunk(self, index: int, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
-        choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+    def _chunk(
+        self, index: int, delta: dict[str, Any], finish_reason: str | None = None,
+        logprobs: dict[str, Any] | None = None,
+    ) -> bytes:
+        choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
         return self._head + orjson.dumps([choice]) + self._tail
 
     def _opening(self, index: int) -> bytes:
@@ -337,6 +381,10 @@ class ChunkRenderer:
             if not self._include_usage:
                 return b""
             return self._head + b"[]" + b',"usage":' + orjson.dumps(render_usage(event.usage)) + b"}\n\n"
+        if isinstance(event, LogprobsDelta):
+            return self._opening(event.index) + self._chunk(event.index, {}, logprobs={"content": event.content})
+        if isinstance(event, ThinkingDelta):
+            return b""  # Chat Completions streams no reasoning text; its tokens are in the usage
         raise TypeError(f"not a stream event: {event!r}")
 
     @staticmethod

@@ -10,8 +10,9 @@ from asahi.domain import (
     Choice,
     FinishEvent,
     FinishReason,
-    ImagePart,
+    LogprobsDelta,
     Message,
+    NativePart,
     Part,
     StreamEvent,
     TextDelta,
@@ -21,20 +22,27 @@ from asahi.domain import (
     Usage,
     UsageEvent,
 )
+from asahi.errors import BadRequest
 from asahi.providers.upstream_errors import InvalidResponse
 
 
 def _part(part: Part) -> dict[str, Any]:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
+    if isinstance(part, NativePart):
+        if part.family != "openai":
+            raise BadRequest(f"An OpenAI-format provider cannot take {part.block.get('type')!r} content.")
+        return part.block
     url = part.url if part.url is not None else f"data:{part.media_type or 'image/png'};base64,{part.data}"
     return {"type": "image_url", "image_url": {"url": url}}
 
 
 def _content(message: Message) -> str | list[dict[str, Any]]:
-    if any(isinstance(p, ImagePart) for p in message.content):
-        return [_part(p) for p in message.content]
-    return message.text
+    # Another format's reasoning blocks are the answer's own past thinking, which this format does not carry.
+    parts = [p for p in message.content if not (isinstance(p, NativePart) and p.is_reasoning)]
+    if any(not isinstance(p, TextPart) for p in parts):
+        return [_part(p) for p in parts]
+    return "".join(p.text for p in parts if isinstance(p, TextPart))
 
 
 def _message(message: Message) -> dict[str, Any]:
@@ -61,8 +69,11 @@ def to_wire(
     OpenAI-compatible servers still only read `max_tokens`. Streams always ask for usage: the ledger needs it.
     """
     wire: dict[str, Any] = {"model": model, "messages": [_message(m) for m in request.messages]}
+    if any(t.family is not None and t.family != "openai" for t in request.tools):
+        raise BadRequest("An OpenAI-format provider cannot take another provider's own tools.")
     if request.tools:
         wire["tools"] = [
+            t.native if t.native is not None else
             {
                 "type": "function",
                 "function": {
@@ -94,10 +105,24 @@ def to_wire(
         wire["n"] = request.n
     if request.stop:
         wire["stop"] = request.stop
+    if request.reasoning is not None:
+        wire["reasoning_effort"] = request.reasoning.as_effort()
+    if request.logprobs:
+        wire["logprobs"] = True
+    native = {
+        "top_logprobs": request.top_logprobs,
+        "frequency_penalty": request.frequency_penalty,
+        "presence_penalty": request.presence_penalty,
+    }
+    wire.update((k, v) for k, v in native.items() if v is not None)
     if stream:
         wire["stream"] = True
         wire["stream_options"] = {"include_usage": True}
+    if request.family == "openai":
+        for name, value in request.extras.items():  # as the client sent them; never over what Asahi sets
+            wire.setdefault(name, value)
     return wire
+
 
 
 def usage_from_json(usage: dict[str, Any] | None) -> Usage:
@@ -137,9 +162,10 @@ def result_from_wire(completion: dict[str, Any], provider: str = "openai") -> Ch
             for c in wire.get("tool_calls") or []
             if c.get("type") == "function"
         ]
-        choices.append(
-            Choice(choice.get("index", 0), Message("assistant", content, calls), _finish(choice.get("finish_reason")))
-        )
+        choices.append(Choice(
+            choice.get("index", 0), Message("assistant", content, calls), _finish(choice.get("finish_reason")),
+            choice.get("logprobs"),
+        ))
     return ChatResult(
         id=completion.get("id", ""),
         model=completion.get("model", ""),
@@ -147,7 +173,12 @@ def result_from_wire(completion: dict[str, Any], provider: str = "openai") -> Ch
         choices=choices,
         usage=usage_from_json(completion.get("usage")),
         created=completion.get("created", 0),
+        family="openai",
+        extras={k: v for k, v in completion.items() if k not in _ANSWER_FIELDS and v is not None},
     )
+
+
+_ANSWER_FIELDS = frozenset({"id", "object", "created", "model", "choices", "usage"})
 
 
 def events_from_chunk(chunk: dict[str, Any]) -> list[StreamEvent]:
@@ -169,6 +200,9 @@ def events_from_chunk(chunk: dict[str, Any]) -> list[StreamEvent]:
                     arguments=function.get("arguments") or "",
                 )
             )
+        logprobs = choice.get("logprobs")
+        if isinstance(logprobs, dict) and logprobs.get("content"):
+            events.append(LogprobsDelta(index, logprobs["content"]))
         if choice.get("finish_reason") is not None:
             events.append(FinishEvent(index, _finish(choice["finish_reason"])))
     if chunk.get("usage") is not None:

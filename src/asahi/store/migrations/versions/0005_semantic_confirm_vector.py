@@ -1,8 +1,8 @@
 """Tier 2 entries keep the confirming model's vector beside the one the index searches (the local two-stage pair:
 static table to search, MiniLM to confirm), so a restart does not re-embed what a lookup already embedded.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-27
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

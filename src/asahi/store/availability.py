@@ -1,0 +1,51 @@
+"""Whether the database answers, as every part that reads it on the request path sees it.
+
+A failure that means "the database is unreachable" (refused, timed out, connection lost) is told apart from an
+error about the query or its data: the first degrades the gateway (cached keys and policies keep serving, the
+rest get 503 with `retry-after`), the second is a bug or bad input. The outage is logged once when it starts and
+once when it ends, never per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
+
+from asahi.errors import AsahiError
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 5
+
+
+class DatabaseUnavailable(AsahiError):
+    def __init__(self) -> None:
+        super().__init__(503, "database_unavailable", "Asahi's database is unreachable; retry shortly.",
+                         headers={"retry-after": str(RETRY_AFTER_SECONDS)})
+
+
+def is_outage(exc: BaseException) -> bool:
+    """An error that says the database cannot be reached, not that a statement was wrong."""
+    if isinstance(exc, IntegrityError | DataError | ProgrammingError):
+        return False
+    return isinstance(exc, DBAPIError | OSError | TimeoutError | ConnectionError)
+
+
+class DatabaseState:
+    def __init__(self) -> None:
+        self.up = True
+        self.down_since: float | None = None
+
+    def failed(self, exc: BaseException) -> None:
+        if self.up:
+            self.up = False
+            self.down_since = time.monotonic()
+            log.error("database unreachable (%s): serving cached keys and policies, refusing the rest with 503",
+                      type(exc).__name__)
+
+    def succeeded(self) -> None:
+        if not self.up:
+            log.warning("database reachable again after %.1f s", time.monotonic() - (self.down_since or 0))
+            self.up = True
+            self.down_since = None
