@@ -10,8 +10,16 @@ looked up, then stored unless it was served. A hit is correct when the served en
 Methods: `asahi@δ` is the real `SemanticCache` on the in-memory index. It learns only from the labels it would
 get in production: a not-served candidate is compared with the fresh upstream answer (here: are the groups
 equal?) after the decision, and a sampled share of would-be hits is verified the same way. `static@0.80` is
-GPTCache's default (cosine ≥ 0.8, same embedder). `static@same_fhr` is the static threshold with the best recall
-whose false-hit rate is at most asahi@0.02's on the same stream: an oracle choice, generous to the baseline.
+GPTCache's default (cosine ≥ 0.8 on the similarity the decision uses). `static@delta` is the static threshold
+with the best recall whose false-hit rate is at most 0.02 (asahi@0.02's bound), and `static@same_fhr` the one
+whose false-hit rate is at most asahi@0.02's own, both picked with hindsight on the same stream: oracle choices,
+generous to the baseline.
+
+Embedders, side by side: `two-stage` (the default: the static table searches, MiniLM confirms the candidates
+whose static cosine reaches the gate; `minilm_share` is the share of lookups that ran MiniLM), `minilm` (MiniLM
+alone) and `static` (the static table alone). The static baselines of `two-stage` threshold MiniLM's cosine, the
+similarity its policy decides on. The top-level `datasets` and `overall` are the two-stage's; the others run
+δ = 0.02 only and are under `embedders`.
 
     python bench/semantic_eval.py [--data DIR] [--subsample N] [--json] [--write-docs]
 """
@@ -35,9 +43,12 @@ from typing import Any
 import numpy as np
 
 from asahi.cache.semantic.cache import SemanticCache
+from asahi.cache.semantic.confirm import Confirmation
 from asahi.cache.semantic.vetoes import DEFAULT_VETOES, VETOES
 from asahi.cache.vectors.memory import MemoryVectorIndex
+from asahi.embeddings.base import Vectors
 from asahi.embeddings.local import LocalEmbedder
+from asahi.embeddings.static import StaticEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / ".out"
@@ -45,7 +56,10 @@ DELTAS = (0.01, 0.02, 0.05)
 GPTCACHE_DEFAULT = 0.8
 NEIGHBOURS = 10  # earlier prompts remembered per prompt for the static sweep
 SWEEP = [round(0.5 + 0.005 * i, 3) for i in range(101)]  # static thresholds tried: 0.500 .. 1.000
-METHODS = ("asahi@0.01", "asahi@0.02", "asahi@0.05", "static@0.80", "static@same_fhr")
+METHODS = ("asahi@0.01", "asahi@0.02", "asahi@0.05", "static@0.80", "static@delta", "static@same_fhr")
+SIDE_METHODS = ("asahi@0.02", "static@0.80", "static@delta", "static@same_fhr")
+STATIC_DELTA = 0.02
+EMBEDDERS = ("two-stage", "minilm", "static")
 VERIFY_SAMPLE_RATE = 0.05
 
 
@@ -62,6 +76,7 @@ class Counts:
     wrong: int = 0
     answerable: int = 0  # lookups for which a same-group entry was stored
     caught: int = 0  # correct hits among those
+    confirmed: int | None = None  # lookups that ran the confirming model (two-stage only)
 
     def add(self, other: Counts) -> None:
         self.lookups += other.lookups
@@ -69,14 +84,19 @@ class Counts:
         self.wrong += other.wrong
         self.answerable += other.answerable
         self.caught += other.caught
+        if other.confirmed is not None:
+            self.confirmed = (self.confirmed or 0) + other.confirmed
 
     def metrics(self) -> dict[str, float]:
-        return {
+        out = {
             "hit_rate": self.hits / self.lookups if self.lookups else 0.0,
             "false_hit_rate": self.wrong / self.lookups if self.lookups else 0.0,
             "precision": (self.hits - self.wrong) / self.hits if self.hits else 1.0,
             "recall": self.caught / self.answerable if self.answerable else 0.0,
         }
+        if self.confirmed is not None:
+            out["minilm_share"] = self.confirmed / self.lookups if self.lookups else 0.0
+        return out
 
 
 # --- datasets -------------------------------------------------------------------------------------------------
@@ -167,7 +187,7 @@ def load_streams(data: Path, subsample: int | None, seed: int) -> dict[str, Stre
 
 # --- embeddings, cached on disk -------------------------------------------------------------------------------
 
-def embed_cached(texts: list[str], embedder: LocalEmbedder, cache_dir: Path) -> np.ndarray:
+def embed_cached(texts: list[str], embedder: LocalEmbedder | StaticEmbedder, cache_dir: Path) -> np.ndarray:
     """Embed with a per-text disk cache, so reruns and subsamples only embed what is new."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / (re.sub(r"\W+", "_", embedder.name) + ".npz")
@@ -191,13 +211,36 @@ def embed_cached(texts: list[str], embedder: LocalEmbedder, cache_dir: Path) -> 
 
 # --- replays --------------------------------------------------------------------------------------------------
 
+class Precomputed:
+    """The confirming model, replayed: each text's MiniLM vector from the disk cache; counts the lookups it ran."""
+
+    name = "precomputed"
+
+    def __init__(self, texts: list[str], vectors: np.ndarray) -> None:
+        self.dimension = vectors.shape[1]
+        self._row = {t: i for i, t in enumerate(texts)}
+        self._vectors = vectors
+        self.queries: set[str] = set()
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        self.queries.add(texts[0])  # a confirmation embeds the prompt first
+        rows: Vectors = self._vectors[[self._row[t] for t in texts]]
+        return rows
+
+    async def aclose(self) -> None:
+        return None
+
+
 async def replay_asahi(stream: Stream, vectors: np.ndarray, delta: float, vetoes: tuple[str, ...],
-                       seed: int, inherit: bool = True) -> Counts:
+                       seed: int, inherit: bool = True, confirm_vectors: np.ndarray | None = None) -> Counts:
+    """`confirm_vectors`: replay the two-stage lookup, `vectors` searched and these confirming."""
+    model = None if confirm_vectors is None else Precomputed(stream.texts, confirm_vectors)
     cache = SemanticCache(MemoryVectorIndex(vectors.shape[1]), delta=delta,
-                          verify_sample_rate=VERIFY_SAMPLE_RATE, vetoes=vetoes, rng=random.Random(seed))
+                          verify_sample_rate=VERIFY_SAMPLE_RATE, vetoes=vetoes, rng=random.Random(seed),
+                          confirmation=None if model is None else Confirmation(model))
     group_of: dict[str, str] = {}
     stored: Counter[str] = Counter()
-    counts = Counts()
+    counts = Counts(confirmed=None if model is None else 0)
     for i, (text, group) in enumerate(zip(stream.texts, stream.groups, strict=True)):
         decision = await cache.lookup("eval", "ctx", text, vectors[i])
         counts.lookups += 1
@@ -216,11 +259,13 @@ async def replay_asahi(stream: Stream, vectors: np.ndarray, delta: float, vetoes
             same_as = decision.entry.id if agree and inherit else None
         entry_id = str(i)
         stored_entry = await cache.store("eval", "ctx", text, vectors[i], b"", group, entry_id=entry_id,
-                                         same_answer_as=same_as)
+                                         same_answer_as=same_as, confirm_vector=decision.confirmed)
         group_of[entry_id] = group
         stored[group] += 1
         for evicted in stored_entry.evicted:
             stored[group_of[evicted]] -= 1
+    if model is not None:
+        counts.confirmed = len(model.queries)
     return counts
 
 
@@ -276,27 +321,33 @@ def best_static(sweep: dict[float, Counts], max_fhr: float) -> tuple[float, Coun
     return threshold, counts
 
 
-async def evaluate(streams: dict[str, Stream], vectors: dict[str, np.ndarray], seed: int,
-                   ablation: bool) -> dict[str, Any]:
+async def evaluate_one(streams: dict[str, Stream], vectors: dict[str, tuple[np.ndarray, np.ndarray | None]],
+                       seed: int, deltas: tuple[float, ...], ablation: bool) -> dict[str, Any]:
+    """One embedder: `vectors[name]` = (searched, confirming or None). Static baselines threshold the
+    confirming similarity when there is one, the searched one otherwise."""
     per: dict[str, dict[str, Counts]] = {}
     sweeps: dict[str, dict[float, Counts]] = {}
-    chosen: dict[str, float] = {}
+    chosen: dict[str, dict[str, float]] = defaultdict(dict)
     extra: dict[str, dict[str, Counts]] = defaultdict(dict)
     for name, stream in streams.items():
         started = time.perf_counter()
-        vecs = vectors[name]
-        per[name] = {f"asahi@{d:.2f}": await replay_asahi(stream, vecs, d, DEFAULT_VETOES, seed) for d in DELTAS}
+        searched, confirming = vectors[name]
+        per[name] = {f"asahi@{d:.2f}": await replay_asahi(stream, searched, d, DEFAULT_VETOES, seed,
+                                                          confirm_vectors=confirming) for d in deltas}
         if ablation:
             variants = {"none": (), **{v: (v,) for v in VETOES}, "all": tuple(VETOES)}
             for label, vetoes in variants.items():
-                extra[name][f"asahi@0.02 vetoes={label}"] = await replay_asahi(stream, vecs, 0.02, vetoes, seed)
-        ids, sims = earlier_neighbours(vecs)
+                extra[name][f"asahi@0.02 vetoes={label}"] = await replay_asahi(
+                    stream, searched, 0.02, vetoes, seed, confirm_vectors=confirming)
+        ids, sims = earlier_neighbours(searched if confirming is None else confirming)
         sweeps[name] = {t: replay_static(stream, ids, sims, t) for t in SWEEP}
         per[name]["static@0.80"] = sweeps[name][GPTCACHE_DEFAULT]
-        chosen[name], per[name]["static@same_fhr"] = best_static(
+        chosen[name]["static@delta"], per[name]["static@delta"] = best_static(sweeps[name], STATIC_DELTA)
+        chosen[name]["static@same_fhr"], per[name]["static@same_fhr"] = best_static(
             sweeps[name], per[name]["asahi@0.02"].metrics()["false_hit_rate"])
         print(f"  {name}: {len(stream.texts)} prompts in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    overall: dict[str, Counts] = {m: Counts() for m in METHODS if m != "static@same_fhr"}
+    methods = [m for m in per[next(iter(per))] if not m.startswith("static@same_fhr") and m != "static@delta"]
+    overall: dict[str, Counts] = {m: Counts() for m in methods}
     for name in per:
         for method, counts in overall.items():
             counts.add(per[name][method])
@@ -304,21 +355,34 @@ async def evaluate(streams: dict[str, Stream], vectors: dict[str, np.ndarray], s
     for name in sweeps:
         for t in SWEEP:
             pooled[t].add(sweeps[name][t])
-    chosen["overall"], overall["static@same_fhr"] = best_static(
+    chosen["overall"]["static@delta"], overall["static@delta"] = best_static(pooled, STATIC_DELTA)
+    chosen["overall"]["static@same_fhr"], overall["static@same_fhr"] = best_static(
         pooled, overall["asahi@0.02"].metrics()["false_hit_rate"])
     return {
         "datasets": {n: {m: c.metrics() for m, c in methods.items()} for n, methods in per.items()},
         "overall": {m: c.metrics() for m, c in overall.items()},
-        "static_same_fhr_threshold": chosen,
+        "thresholds": dict(chosen),
         "lookups": {n: per[n]["asahi@0.02"].lookups for n in per},
         "ablation": {n: {m: c.metrics() for m, c in v.items()} for n, v in extra.items()},
     }
 
 
-def markdown(result: dict[str, Any], command: str, embedder: str) -> str:
-    lines = [f"Command: `{command}`  ", f"Embedder: `{embedder}`, verify sample rate {VERIFY_SAMPLE_RATE}.", ""]
-    lines += ["| dataset | lookups | method | hit rate | false-hit rate | precision | recall |",
-              "|---|---|---|---|---|---|---|"]
+async def evaluate(streams: dict[str, Stream], vectors: dict[str, dict[str, tuple[np.ndarray, np.ndarray | None]]],
+                   seed: int, ablation: bool) -> dict[str, Any]:
+    """`vectors[embedder][dataset]`; the first embedder is the default and runs every δ and the ablation."""
+    results: dict[str, Any] = {}
+    for i, (embedder, by_set) in enumerate(vectors.items()):
+        print(f" {embedder}", file=sys.stderr)
+        results[embedder] = await evaluate_one(streams, by_set, seed, DELTAS if i == 0 else (0.02,),
+                                               ablation and i == 0)
+    return results
+
+
+def markdown(results: dict[str, Any], command: str) -> str:
+    default, result = next(iter(results.items()))
+    lines = [f"Command: `{command}`  ", f"Default embedder: `{default}`, verify sample rate {VERIFY_SAMPLE_RATE}.",
+             "", "| dataset | lookups | method | hit rate | false-hit rate | precision | recall |",
+             "|---|---|---|---|---|---|---|"]
     lookups = result["lookups"]
     blocks = [*result["datasets"].items(), ("overall", result["overall"])]
     for name, methods in blocks:
@@ -326,12 +390,25 @@ def markdown(result: dict[str, Any], command: str, embedder: str) -> str:
         for method in METHODS:
             m = methods[method]
             label = method
-            if method == "static@same_fhr":
-                label += f" (τ={result['static_same_fhr_threshold'][name]:.3f})"
+            if method in result["thresholds"][name]:
+                label += f" (τ={result['thresholds'][name][method]:.3f})"
             lines.append(f"| {name} | {n} | {label} | {m['hit_rate']:.3f} | {m['false_hit_rate']:.4f} | "
                          f"{m['precision']:.3f} | {m['recall']:.3f} |")
+    lines += ["", "Side by side at δ = 0.02 (asahi@0.02; static@delta: the best static threshold with a false-hit "
+              "rate ≤ 0.02; MiniLM share: lookups that ran MiniLM):", "",
+              "| dataset | embedder | hit rate | false-hit rate | precision | recall | static@delta recall (τ) | "
+              "recall ÷ static@delta | MiniLM share |", "|---|---|---|---|---|---|---|---|---|"]
+    for name in [*result["datasets"], "overall"]:
+        for embedder, r in results.items():
+            methods = r["overall"] if name == "overall" else r["datasets"][name]
+            m, base = methods["asahi@0.02"], methods["static@delta"]
+            ratio = f"{m['recall'] / base['recall']:.2f}×" if base["recall"] else "n/a"
+            share = {"minilm": "1.000", "static": "0"}.get(embedder, f"{m.get('minilm_share', 0):.3f}")
+            lines.append(f"| {name} | {embedder} | {m['hit_rate']:.3f} | {m['false_hit_rate']:.4f} | "
+                         f"{m['precision']:.3f} | {m['recall']:.3f} | {base['recall']:.3f} "
+                         f"({r['thresholds'][name]['static@delta']:.3f}) | {ratio} | {share} |")
     if result["ablation"]:
-        lines += ["", "Veto ablation (asahi@0.02):", "",
+        lines += ["", f"Veto ablation (asahi@0.02, {default}):", "",
                   "| dataset | vetoes | hit rate | false-hit rate | precision | recall |", "|---|---|---|---|---|---|"]
         for name, variants in result["ablation"].items():
             for label, m in variants.items():
@@ -349,6 +426,16 @@ def write_docs(table: str) -> None:
     path.write_text(f"{head}{start}\n{table}{end}{tail}", encoding="utf-8")
 
 
+def shown_args(argv: list[str]) -> list[str]:
+    """The arguments that changed the figures: not --write-docs, nor where the data was read from."""
+    shown, skip = [], False
+    for arg in argv:
+        if not skip and arg not in ("--write-docs", "--data") and not arg.startswith("--data="):
+            shown.append(arg)
+        skip = arg == "--data"
+    return shown
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -358,20 +445,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ablation", action="store_true", help="also replay asahi@0.02 with each veto")
     parser.add_argument("--write-docs", action="store_true", help="put the table into docs/semantic-cache.md")
     parser.add_argument("--cache-dir", type=Path, default=OUT / "embeddings")
+    parser.add_argument("--embedders", nargs="+", choices=EMBEDDERS, default=list(EMBEDDERS),
+                        help="the first is the default configuration (all δ, ablation); the others run δ = 0.02")
     args = parser.parse_args(argv)
     streams = load_streams(args.data, args.subsample, args.seed)
     if not streams:
         parser.error(f"no dataset found under {args.data}")
-    embedder = LocalEmbedder()
-    vectors = {name: embed_cached(s.texts, embedder, args.cache_dir) for name, s in streams.items()}
-    result = asyncio.run(evaluate(streams, vectors, args.seed, args.ablation))
-    shown = {k: result[k] for k in ("datasets", "overall")} if args.json else result
+    minilm, static = LocalEmbedder(), StaticEmbedder()
+    by_embedder: dict[str, dict[str, tuple[np.ndarray, np.ndarray | None]]] = {e: {} for e in args.embedders}
+    for name, s in streams.items():
+        m = embed_cached(s.texts, minilm, args.cache_dir) if {"two-stage", "minilm"} & set(args.embedders) else None
+        v = static.embed_sync(s.texts) if {"two-stage", "static"} & set(args.embedders) else None
+        for embedder, pair in {"two-stage": (v, m), "minilm": (m, None), "static": (v, None)}.items():
+            if embedder in by_embedder and pair[0] is not None:
+                by_embedder[embedder][name] = (pair[0], pair[1])
+    results = asyncio.run(evaluate(streams, by_embedder, args.seed, args.ablation))
+    default = results[args.embedders[0]]
     if args.json:
-        print(json.dumps(shown))
+        print(json.dumps({"datasets": default["datasets"], "overall": default["overall"],
+                          "embedders": {e: {k: r[k] for k in ("datasets", "overall", "thresholds")}
+                                        for e, r in results.items()}}))
         return
-    command = "python bench/semantic_eval.py " + " ".join(
-        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--write-docs")
-    table = markdown(result, command.strip(), embedder.name)
+    command = "python bench/semantic_eval.py " + " ".join(shown_args(argv if argv is not None else sys.argv[1:]))
+    table = markdown(results, command.strip())
     print(table)
     if args.write_docs:
         write_docs(table)

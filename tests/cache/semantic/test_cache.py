@@ -164,6 +164,39 @@ def test_org_model_fits_the_boundary() -> None:
     assert mean == pytest.approx(0.5, abs=0.1) and lower < mean
 
 
+def test_the_budget_goes_to_the_surest_candidates() -> None:
+    """Recent best candidates: 100 at 5% estimated error, 100 at 40%, over 1,000 lookups. At δ = 0.5% the budget
+    (5 wrong hits) covers the sure ones only; at δ = 2% some of the unsure ones too."""
+    model = OrgModel()
+    for i in range(1000):
+        model.count_lookup()
+        if i % 5 == 0:
+            model.offer(0.05 if i % 10 == 0 else 0.4)
+    assert model.threshold(0.005) == pytest.approx(0.05)
+    assert model.affordable(0.05, 0.005) and not model.affordable(0.4, 0.005)
+    assert model.threshold(0.02) == pytest.approx(0.4) and model.affordable(0.4, 0.02)
+    assert not model.affordable(0.6, 0.5)  # more likely wrong than right: never, whatever the budget
+    model.charge(0.02 * model.lookups)
+    assert not model.affordable(0.05, 0.02)  # the budget is spent
+
+
+def test_estimates_are_scaled_to_the_errors_verification_finds() -> None:
+    pessimist, optimist = OrgModel(), OrgModel()
+    for model in (pessimist, optimist):
+        assert model.calibration() == pytest.approx(1.0 + np.sqrt(1.0) * 0.5 / 3.0)  # nothing seen: ~1
+        model.threshold(0.5)  # a loose bound: every candidate under 50% error is a would-be hit
+    for i in range(400):  # would-be hits estimated 10% likely wrong: 2% turn out wrong, or 30%
+        pessimist.check(0.1, i % 50 != 0)
+        optimist.check(0.1, i % 10 >= 3)
+    assert pessimist.calibration() < 0.35 and pessimist.error(0.1) < 0.035
+    assert optimist.calibration() > 2.5 and optimist.error(0.1) > 0.25
+    strict = OrgModel()
+    strict.threshold(0.02)
+    before = strict.calibration()
+    strict.check(0.5, False)  # far beyond the serving threshold: not a would-be hit, not counted
+    assert strict.calibration() == before
+
+
 def test_vetoes() -> None:
     assert numbers_differ("convert 5 usd", "convert 50 usd") and not numbers_differ("a 5", "b 5")
     assert negation_differs("can I pay", "can't I pay") and not negation_differs("can I", "may I")

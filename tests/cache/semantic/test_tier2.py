@@ -133,20 +133,71 @@ async def test_non_text_and_huge_prompts_skip_tier_2(running: Running) -> None:
     assert not tier2_of(running).cache._entries.get(org["org_id"])
 
 
-async def test_embedder_failure_means_uncached_not_failed(running: Running) -> None:
+@pytest.mark.parametrize("stage", ["search", "confirm"])
+async def test_embedder_failure_means_uncached_not_failed(running: Running, stage: str) -> None:
     org = await running.signup()
     tier2 = tier2_of(running)
+    teach(tier2, org["org_id"])
+    await ask(running, org["api_key"], QUESTION)
+    embedder = getattr(tier2.embedder, stage)
 
     async def broken(texts: list[str]) -> Any:
         raise RuntimeError("model file vanished")
 
-    tier2.embedder.embed = broken  # type: ignore[method-assign]
+    embedder.embed = broken
     try:
-        response = await ask(running, org["api_key"], "anything at all")
+        response = await ask(running, org["api_key"], PARAPHRASE)
     finally:
-        del tier2.embedder.embed  # type: ignore[attr-defined]
-    assert response.status_code == 200
+        del embedder.embed
+    assert response.status_code == 200 and response.headers["x-asahi-cache"] == "miss"
     assert running.app.state.components.metrics.cache_errors.labels("t2")._value.get() >= 1
+
+
+async def test_minilm_runs_only_where_a_hit_is_possible(running: Running) -> None:
+    org = await running.signup()
+    tier2 = tier2_of(running)
+    teach(tier2, org["org_id"])
+    confirm = tier2.embedder.confirm
+    assert confirm is not None
+    calls: list[list[str]] = []
+    real = confirm.embed
+
+    async def spy(texts: list[str]) -> Any:
+        calls.append(texts)
+        return await real(texts)
+
+    confirm.embed = spy  # type: ignore[method-assign]
+    try:
+        await ask(running, org["api_key"], QUESTION)
+        unrelated = await ask(running, org["api_key"], "What is the capital of France?")
+        assert unrelated.headers["x-asahi-cache"] == "miss" and calls == []
+        hit = await ask(running, org["api_key"], PARAPHRASE)
+    finally:
+        del confirm.embed  # type: ignore[method-assign]
+    assert hit.headers["x-asahi-cache"].startswith("t2")
+    assert calls == [[PARAPHRASE, QUESTION]]  # the entry's MiniLM vector was made with the prompt's, once
+
+
+async def test_entries_of_another_embedder_are_never_loaded(make_settings: SettingsFactory) -> None:
+    from sqlalchemy import update
+
+    from asahi.store.tables import semantic_entries
+
+    settings = make_settings()
+    first, stop = await start(settings)
+    org = await first.signup()
+    await ask(first, org["api_key"], QUESTION)
+    async with first.app.state.components.engine.begin() as connection:
+        changed = await connection.execute(update(semantic_entries).values(embedder="local:all-MiniLM-L6-v2-int8"))
+        assert changed.rowcount == 1  # as if stored by a gateway that searched MiniLM's vectors
+    await stop()
+    second, stop = await start(settings)
+    try:
+        teach(tier2_of(second), org["org_id"])
+        assert not tier2_of(second).cache._entries.get(org["org_id"])
+        assert (await ask(second, org["api_key"], PARAPHRASE)).headers["x-asahi-cache"] == "miss"
+    finally:
+        await stop()
 
 
 async def test_entries_survive_a_restart(make_settings: SettingsFactory) -> None:

@@ -8,6 +8,8 @@ The pipeline calls, per request that `tier2_query` accepts:
       This is how the policy learns; on a would-be miss it costs no extra provider call.
     - neither: a plain miss.
     After an upstream answer: `await cache.store(..., same_answer_as=decision.entry.id if it agreed else None)`.
+With a `Confirmation` (the local two-stage pair), `embedding` is the static vector the index searches, and the
+policy decides on MiniLM similarities computed only for candidates close enough (`confirm.py`).
 A failing vector store raises `Tier2Unavailable` from `lookup`/`store`/`remove` (embedders raise
 `EmbeddingError`): the caller logs it and goes on uncached; tier 2 never fails a request.
 """
@@ -19,15 +21,17 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from asahi.cache.semantic.confirm import Confirmation
 from asahi.cache.semantic.policy import EntryState, OrgModel
 from asahi.cache.semantic.vetoes import DEFAULT_VETOES, vetoed
 from asahi.cache.vectors.base import Vector, VectorIndex, VectorRecord, VectorStoreError
 
 EXPLORE_FLOOR = 0.5  # below this cosine a candidate is not worth labelling: it is never a duplicate
 SEARCH_K = 5
+CONFIRM_K = 10  # the static ranking is looser than MiniLM's: confirm among more of its nearest
 FEEDBACK_MEMORY = 100_000  # hits remembered for `record_feedback` by request id
 
 
@@ -48,6 +52,7 @@ class SemanticEntry:
     answer_text: str  # the answer's text, for comparing with a fresh answer
     created_at: float
     state: EntryState = field(default_factory=EntryState)
+    confirm_vector: Vector | None = None  # the confirming model's vector of `text`, once a lookup needed it
 
     @property
     def size_bytes(self) -> int:
@@ -64,8 +69,9 @@ class Tier2Decision:
     hit: bool
     verify: bool
     entry: SemanticEntry | None = None
-    similarity: float = 0.0
+    similarity: float = 0.0  # the confirmed similarity when a confirmation ran
     reason: str = "miss"  # hit | sampled (a confident hit checked upstream) | explore | vetoed:<name> | miss
+    confirmed: Vector | None = None  # the prompt's vector from the confirming model, when it ran
 
     @classmethod
     def miss(cls, reason: str = "miss") -> Tier2Decision:
@@ -88,14 +94,16 @@ class SemanticCache:
         delta: float = 0.02,
         verify_sample_rate: float = 0.05,
         vetoes: tuple[str, ...] = DEFAULT_VETOES,
-        k: int = SEARCH_K,
+        k: int | None = None,
         rng: random.Random | None = None,
+        confirmation: Confirmation | None = None,
     ) -> None:
         self.index = index
+        self.confirmation = confirmation
         self.default_delta = delta
         self.verify_sample_rate = verify_sample_rate
         self.vetoes = vetoes
-        self.k = k
+        self.k = k or (SEARCH_K if confirmation is None else CONFIRM_K)
         self._rng = rng or random.Random()
         self._entries: dict[str, dict[str, SemanticEntry]] = {}
         self._models: dict[str, OrgModel] = {}
@@ -119,8 +127,7 @@ class SemanticCache:
         entries = self._entries.get(org_id, {})
         model = self.model(org_id)
         model.count_lookup()
-        best: tuple[float, SemanticEntry, float] | None = None  # (lower bound, entry, similarity)
-        explore: tuple[SemanticEntry, float] | None = None
+        candidates: list[tuple[SemanticEntry, float]] = []
         veto: str | None = None
         for match in matches:
             entry = entries.get(match.id)
@@ -131,17 +138,34 @@ class SemanticCache:
             if fired:
                 veto = veto or fired
                 continue
-            _, lower = model.correct_probability(match.score, entry.state)
-            if model.affordable(1 - lower, delta) and (best is None or lower > best[0]):
-                best = (lower, entry, match.score)
-            if explore is None and match.score >= EXPLORE_FLOOR:
-                explore = (entry, match.score)
+            candidates.append((entry, match.score))
+        if self.confirmation is None or not candidates:
+            return self._decide(model, candidates, delta, veto)
+        confirmed = await self.confirmation.confirm(text, candidates, model.lowest_servable(delta))
+        if confirmed is None:
+            return self._decide(model, [], delta, veto)
+        close = [(entry, s) for (entry, _), s in zip(candidates, confirmed.similarities, strict=True) if s is not None]
+        return replace(self._decide(model, close, delta, veto), confirmed=confirmed.vector)
+
+    def _decide(self, model: OrgModel, candidates: list[tuple[SemanticEntry, float]], delta: float,
+                veto: str | None) -> Tier2Decision:
+        best: tuple[float, SemanticEntry, float] | None = None  # (lower bound, entry, similarity)
+        explore: tuple[SemanticEntry, float] | None = None
+        for entry, similarity in candidates:
+            _, lower = model.correct_probability(similarity, entry.state)
+            if best is None or lower > best[0]:
+                best = (lower, entry, similarity)
+            if similarity >= EXPLORE_FLOOR and (explore is None or similarity > explore[1]):
+                explore = (entry, similarity)
         if best is not None:
             lower, entry, similarity = best
-            if self._rng.random() < self.verify_sample_rate:
-                return Tier2Decision(False, True, entry, similarity, "sampled")
-            model.charge(1 - lower)
-            return Tier2Decision(True, False, entry, similarity, "hit")
+            error = model.error(1 - lower)
+            model.offer(error)
+            if model.affordable(error, delta):
+                if self._rng.random() < self.verify_sample_rate:
+                    return Tier2Decision(False, True, entry, similarity, "sampled")
+                model.charge(error)
+                return Tier2Decision(True, False, entry, similarity, "hit")
         if explore is not None:
             return Tier2Decision(False, True, explore[0], explore[1], "explore")
         return Tier2Decision.miss(f"vetoed:{veto}" if veto else "miss")
@@ -158,15 +182,17 @@ class SemanticCache:
         entry_id: str | None = None,
         created_at: float | None = None,
         same_answer_as: str | None = None,
+        confirm_vector: Vector | None = None,
     ) -> Stored:
         """Cache an upstream answer. `same_answer_as`: the entry this answer was just verified to agree with;
-        the new entry then starts from that entry's labels, since the two share one decision boundary."""
+        the new entry then starts from that entry's labels, since the two share one decision boundary.
+        `confirm_vector`: the prompt's vector from the confirming model, when its lookup computed one."""
         state = EntryState()
         twin = self.entry(org_id, same_answer_as) if same_answer_as else None
         if twin is not None:
             state.labels.extend(twin.state.labels)
         entry = SemanticEntry(entry_id or uuid.uuid4().hex, org_id, context_key, text, embedding, payload,
-                              answer_text, time.time() if created_at is None else created_at, state)
+                              answer_text, time.time() if created_at is None else created_at, state, confirm_vector)
         return Stored(entry, await self.adopt(entry))
 
     async def adopt(self, entry: SemanticEntry, *, made_here: bool = True) -> list[str]:
@@ -224,8 +250,11 @@ class SemanticCache:
 
     def record_label(self, org_id: str, entry_id: str, similarity: float, correct: bool) -> None:
         """A label for serving `entry_id` at `similarity`: from verification or from user feedback."""
-        self.model(org_id).add(similarity, correct)
+        model = self.model(org_id)
         entry = self.entry(org_id, entry_id)
+        _, lower = model.correct_probability(similarity, entry.state if entry is not None else EntryState())
+        model.check(1 - lower, correct)  # before the label moves the estimate
+        model.add(similarity, correct)
         if entry is not None:
             entry.state.add(similarity, correct)
 

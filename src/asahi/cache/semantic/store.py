@@ -46,6 +46,8 @@ class SemanticStore:
             vector=np.frombuffer(m["vector"], dtype=np.float32).copy(), payload=m["response"],
             answer_text=meta.get("answer_text", ""), created_at=created.timestamp(),
             state=EntryState.from_json(meta.get("state")),
+            confirm_vector=None if m["confirm_vector"] is None
+            else np.frombuffer(m["confirm_vector"], dtype=np.float32).copy(),
         )
 
     def _live(self) -> ColumnElement[bool]:
@@ -79,6 +81,8 @@ class SemanticStore:
             await connection.execute(semantic_entries.insert().values(
                 id=entry.id, org_id=entry.org_id, context_key=entry.context_key, embedder=self._embedder,
                 vector=entry.vector.astype(np.float32).tobytes(), prompt=entry.text, response=entry.payload,
+                confirm_vector=None if entry.confirm_vector is None
+                else entry.confirm_vector.astype(np.float32).tobytes(),
                 model=model, state={"answer_text": entry.answer_text, "state": entry.state.to_json()},
                 created_at=now, expires_at=now + timedelta(seconds=self._ttl),
             ))

@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 
 from asahi.cache import codec
-from asahi.cache.semantic.cache import SemanticCache, Tier2Decision, Tier2Unavailable
+from asahi.cache.semantic.cache import SemanticCache, Tier2Decision
 from asahi.cache.semantic.compare import answers_agree
 from asahi.cache.semantic.query import Tier2Query, tier2_query
 from asahi.cache.semantic.store import SemanticStore, SemanticSync
 from asahi.domain import ChatRequest, ChatResult
-from asahi.embeddings.base import Embedder
+from asahi.embeddings.factory import Tier2Embedding
 from asahi.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,8 @@ MAX_BACKGROUND = 1000  # stores and labels in flight
 
 @dataclass(slots=True)
 class Probe:
-    """What tier 2 learned about one request: its query, its embedding (reused by the router), the decision."""
+    """What tier 2 learned about one request: its query, its embedding (what the index searches), the decision
+    (`decision.confirmed` is the prompt's MiniLM vector when the two-stage lookup ran it)."""
 
     query: Tier2Query | None
     embedding: np.ndarray | None
@@ -38,8 +39,8 @@ class Probe:
 
 class Tier2:
     def __init__(
-        self, cache: SemanticCache, embedder: Embedder, store: SemanticStore, sync: SemanticSync, metrics: Metrics,
-        max_prompt_chars: int,
+        self, cache: SemanticCache, embedder: Tier2Embedding, store: SemanticStore, sync: SemanticSync,
+        metrics: Metrics, max_prompt_chars: int,
     ) -> None:
         self.cache = cache
         self.embedder = embedder
@@ -63,7 +64,7 @@ class Tier2:
         if query is None:
             return Probe(None, None, Tier2Decision.miss("skipped"))
         try:
-            embedding = (await self.embedder.embed([query.text]))[0]
+            embedding = (await self.embedder.search.embed([query.text]))[0]
         except Exception as exc:  # noqa: BLE001  # any embedder failure: go on without tier 2
             self._failed("embed", exc)
             return Probe(None, None, Tier2Decision.miss("embedder failed"))
@@ -71,7 +72,7 @@ class Tier2:
             return Probe(query, embedding, Tier2Decision.miss("no-cache"))
         try:
             decision = await self.cache.lookup(org_id, query.context_key, query.text, embedding, delta)
-        except Tier2Unavailable as exc:
+        except Exception as exc:  # noqa: BLE001  # the vector store, or the confirming model: go on without tier 2
             self._failed("lookup", exc)
             decision = Tier2Decision.miss("vector store failed")
         return Probe(query, embedding, decision)
@@ -105,7 +106,9 @@ class Tier2:
         try:
             agreed_with = None
             if decision.verify and decision.entry is not None:
-                agree = await answers_agree(decision.entry.answer_text, fresh, self.embedder)
+                # A verified candidate was confirmed, so the confirming model is loaded already.
+                agree = await answers_agree(decision.entry.answer_text, fresh,
+                                            self.embedder.confirm or self.embedder.search)
                 self.cache.record_label(org_id, decision.entry.id, decision.similarity, agree)
                 await self.store.save_labels(org_id, decision.entry)
                 agreed_with = decision.entry.id if agree else None
@@ -114,6 +117,7 @@ class Tier2:
                 stored = await self.cache.store(
                     org_id, probe.query.context_key, probe.query.text, probe.embedding,
                     codec.encode(codec.CachedAnswer(result)), fresh, same_answer_as=agreed_with,
+                    confirm_vector=decision.confirmed,
                 )
                 await self.store.save(stored.entry, model, stored.evicted)
                 await self.sync.announce(stored.entry.id)
