@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from asahi.cache.prefix import anthropic_min_tokens, apply_prefix_caching, prompt_cache_key
+import yaml
+
+from asahi.cache.prefix import anthropic_min_tokens, apply_prefix_caching, model_family, prompt_cache_key
 from asahi.domain import ChatRequest, ImagePart, Message, Part, TextPart, Tool, ToolCall
 from asahi.providers.anthropic.upstream import to_wire as anthropic_wire
 from asahi.providers.openai.upstream import to_wire as openai_wire
+from asahi.settings import DEFAULT_CONFIG
 
 LONG = "policy " * 1200  # about 2100 tokens: cacheable on every model
 MEDIUM = "policy " * 700  # about 1225 tokens: enough for Sonnet and Opus, not for Haiku
@@ -140,6 +143,37 @@ def test_a_callers_key_and_other_providers_are_left_alone() -> None:
     request = ask(text("system", LONG), text("user", "Hi"))
     own = ChatRequest(model="gpt-4o", messages=request.messages, prompt_cache_key="mine")
     assert apply_prefix_caching(own, "org1", "openai", "gpt-4o") is own
-    # OpenAI-compatible servers have no such field, and the simulator no cache.
+    # OpenAI-compatible servers have no such field, nor a simulator model standing in for none of the two.
     assert apply_prefix_caching(request, "org1", "ollama", "llama3.1:8b") is request
-    assert apply_prefix_caching(request, "org1", "simulator", "asahi-sim-gpt-4o") is request
+    assert apply_prefix_caching(request, "org1", "simulator", "asahi-sim-llama-3") is request
+
+
+def test_simulator_models_get_what_the_model_they_stand_in_for_gets() -> None:
+    request = ask(text("system", LONG), text("user", "Hi"))
+    assert apply_prefix_caching(request, "org1", "simulator", "asahi-sim-gpt-4o") == apply_prefix_caching(
+        request, "org1", "openai", "gpt-4o")
+    assert apply_prefix_caching(request, "org1", "simulator", "asahi-sim-claude-sonnet-4-5") == apply_prefix_caching(
+        request, "org1", "anthropic", SONNET)
+    medium = ask(text("system", MEDIUM), text("user", "Hi"))
+    assert apply_prefix_caching(medium, "org1", "simulator", "asahi-sim-claude-haiku-4-5") is medium
+
+
+def test_model_family() -> None:
+    assert model_family("openai", "anything") == "openai" and model_family("anthropic", "x") == "anthropic"
+    assert model_family("ollama", "gpt-oss:20b") is None  # a compatible server has no provider prompt cache
+    families = {name: model_family("simulator", name) for name in (
+        "asahi-sim-gpt-4o-mini", "asahi-sim-o4-mini", "asahi-sim-gpt-4.1", "asahi-sim-claude-haiku-4-5",
+        "asahi-sim-llama-3", "asahi-sim-solo-2")}
+    assert families == {"asahi-sim-gpt-4o-mini": "openai", "asahi-sim-o4-mini": "openai",
+                        "asahi-sim-gpt-4.1": "openai", "asahi-sim-claude-haiku-4-5": "anthropic",
+                        "asahi-sim-llama-3": None, "asahi-sim-solo-2": None}
+
+
+def test_configured_simulator_models_cache_like_the_models_they_stand_in_for() -> None:
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    stand_ins = {name: entry["stands_in_for"] for name, entry in config["models"].items()
+                 if entry.get("provider") == "simulator"}
+    assert stand_ins
+    for name, real in stand_ins.items():
+        assert model_family("simulator", name) == config["models"][real]["provider"]
+        assert anthropic_min_tokens(name) == anthropic_min_tokens(real)

@@ -12,13 +12,18 @@ OpenAI caches prompts of 1024 tokens or more automatically, but only on the serv
 shared part of the prompt (tools and system prompt), so one org's requests built on the same prompt meet there,
 different prompts spread out, and no org id goes to the provider. It is sent to OpenAI itself only:
 OpenAI-compatible servers have no such field and some refuse fields they do not know.
+
+The built-in simulator models both providers' prompt caches, so its models get what the model they stand in for
+would get: a simulator model's name carries that model's name (`asahi-sim-claude-haiku-4-5`), and its family
+decides, as `model_family` reads it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -32,16 +37,39 @@ ANTHROPIC_MIN_TOKENS = {"haiku": 2048}
 ANTHROPIC_DEFAULT_MIN_TOKENS = 1024  # Sonnet and Opus
 OPENAI_MIN_TOKENS = 1024  # OpenAI caches nothing shorter: a key would do nothing for such requests
 
+Family = Literal["openai", "anthropic"]
+SIMULATOR = "simulator"
+_OPENAI_NAME = re.compile(r"(?:^|[-/])(?:gpt|chatgpt|o\d)(?:[-.]|$)")
+
+
+def model_family(provider: str, model: str) -> Family | None:
+    """Whose prompt cache applies to `model` served by `provider`: OpenAI's, Anthropic's, or none.
+
+    A simulator model stands in for a real one and is named after it, so its name tells the family: `claude`
+    is Anthropic's; `gpt`, `chatgpt` or an o-series name (`o3`, `o4-mini`) is OpenAI's; anything else has no
+    prompt cache, like the OpenAI-compatible servers.
+    """
+    name = model.lower() if provider == SIMULATOR else ""
+    if provider == "anthropic" or "claude" in name:
+        return "anthropic"
+    if provider == "openai" or _OPENAI_NAME.search(name):
+        return "openai"
+    return None
+
 
 def apply_prefix_caching(request: ChatRequest, org_id: str, provider: str, model: str | None = None) -> ChatRequest:
     """The request as it should go to `provider` so the provider's prompt cache applies.
 
     `model` is the upstream model the request goes to (the request's own model name when not given); it picks
-    Anthropic's minimum prefix length. The caller's request is never changed: a changed copy is returned.
+    Anthropic's minimum prefix length and, for the simulator, whose cache it models. The caller's request is
+    never changed: a changed copy is returned.
     """
-    if provider == "anthropic":
-        return _mark_breakpoints(request, model or request.model)
-    if (provider == "openai" and request.prompt_cache_key is None
+    upstream = model or request.model
+    family = model_family(provider, upstream)
+    if family == "anthropic":
+        return _mark_breakpoints(request, upstream)
+    # The key goes to OpenAI's own API and to the simulator, never to OpenAI-compatible servers.
+    if (family == "openai" and request.prompt_cache_key is None
             and estimate_input_tokens(request) >= OPENAI_MIN_TOKENS):
         return replace(request, prompt_cache_key=prompt_cache_key(request, org_id))
     return request

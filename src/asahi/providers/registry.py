@@ -30,7 +30,8 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
         )
     simulator = settings.section("simulator")
     providers["simulator"] = SimulatorProvider(
-        latency_ms=float(simulator.get("latency_ms", 0)), output_tokens=int(simulator.get("output_tokens", 48))
+        latency_ms=float(simulator.get("latency_ms", 0)), output_tokens=int(simulator.get("output_tokens", 48)),
+        prompt_caching=bool(simulator.get("prompt_caching", True)),
     )
     return providers
 
