@@ -30,6 +30,7 @@ import asyncio
 import json
 import random
 import shutil
+import signal
 import socket
 import sqlite3
 import statistics
@@ -358,38 +359,43 @@ DOC_VARIANTS = [
 ]
 
 
-def write_docs(sections: dict[str, list[Report]], command: str, setup: str) -> None:
-    parts = [DOC_HEAD.format(command=command, setup=setup)]
-    for workload, reports in sections.items():
-        parts.append(f"## {WORKLOAD_TITLES[workload]}\n\n{table(reports)}\n\n{details(reports)}\n")
-    parts.append(DOC_TAIL)
-    DOC.write_text("\n".join(parts))
+def write_docs(key: str, title: str, command: str, setup: str, body: str) -> None:
+    """Put one section into docs/savings.md, replacing the earlier run of the same section and no other."""
+    start, end = f"<!-- replay:{key} -->", f"<!-- /replay:{key} -->"
+    section = f"{start}\n## {title}\n\n    {command}\n\n{setup}\n\n{body}\n{end}"
+    text = DOC.read_text() if DOC.exists() else DOC_HEAD + "\n" + DOC_TAIL
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        text = before + section + rest.split(end, 1)[1]
+    else:
+        before, tail = text.split(TAIL_HEADING, 1)
+        text = before + section + "\n\n" + TAIL_HEADING + tail
+    DOC.write_text(text)
 
 
 WORKLOAD_TITLES = {
     "sharegpt": "ShareGPT conversations (each turn with its real context)",
     "arena": "Arena-hard prompts (single turns)",
 }
+TAIL_HEADING = "## Reading these figures"
 DOC_HEAD = """# Savings on real traffic
 
 What Asahi saves on traffic like a chat product's, measured end to end: real conversations replayed through
 `asahi serve` on the built-in simulator, whose models are priced as the models they stand in for and whose
 provider prompt caching is billed as OpenAI and Anthropic bill it (see the README's simulator section), then read
-back from the ledger. Produced by:
-
-    {command}
-
-{setup}
+back from the ledger. Each section below gives the command that produced it.
 
 Columns: spend and baseline are the ledger's sums (baseline: the same requests on the baseline model with no
 Asahi and no provider prompt cache); saved is baseline minus spend, as a share of the baseline; the cause
 columns split that net saving exactly (bench/replay.py says how), as shares of the baseline; cached input is the
 share of input tokens the provider reported as read from its prompt cache; overhead is the ledger's
-`overhead_ms` (time in the gateway outside the provider call), on a shared 2-core machine with the client on it.
+`overhead_ms` (time in the gateway outside the provider call), p50 / p95, on a shared 2-core machine that also
+runs the client: with several conversations at once it is mostly waiting for a CPU, so the section measured
+one request at a time is the one to read for the gateway's own cost.
 """
-DOC_TAIL = """## Reading these figures
+DOC_TAIL = TAIL_HEADING + r"""
 
-- *Routing is not yet quality-checked.* The routing column is what `asahi/auto` saved by answering with cheaper
+- (\*) Routing is not yet quality-checked. The routing column is what `asahi/auto` saved by answering with cheaper
   models; how much answer quality that gives up on this traffic is not measured here (the router was never
   trained on it). Read it as an upper bound until the online quality estimate reports beside it.
 - Tier 3 is counted only from cached tokens the (simulated) provider reported, priced at its cache-read and
@@ -424,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--json", action="store_true", help="print the reports as JSON")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the server on the way out
 
     def workload(name: str) -> list[list[str]]:
         if name == "arena":
@@ -433,8 +440,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.all:
         plan = [(name, v) for name in ("sharegpt", "arena") for v in DOC_VARIANTS]
     else:
-        plan = [(args.workload, Variant("custom", args.model, args.caches == "on", args.tier3 == "on",
-                                        args.prompt_caching == "on"))]
+        flags = [f"{name} off" for name, on in (("tiers 1+2", args.caches == "on"), ("tier 3", args.tier3 == "on"),
+                                                ("prompt caching", args.prompt_caching == "on")) if not on]
+        plan = [(args.workload, Variant(", ".join([args.model.removeprefix("asahi-sim-"), *flags]), args.model,
+                                        args.caches == "on", args.tier3 == "on", args.prompt_caching == "on"))]
     sections: dict[str, list[Report]] = defaultdict(list)
     loaded = {name: workload(name) for name in dict.fromkeys(name for name, _ in plan)}
     for name, variant in plan:
@@ -449,12 +458,19 @@ def main(argv: list[str] | None = None) -> int:
         if "--data" in given:  # where the data sits on one machine says nothing about the figures
             del given[given.index("--data"): given.index("--data") + 2]
         command = "make install && .venv/bin/python " + " ".join(["bench/replay.py", *given])
-        sharegpt = loaded.get("sharegpt", [])
-        setup = (f"Setup: {len(sharegpt)} ShareGPT conversations ({sum(map(len, sharegpt))} user turns, sample "
-                 f"seed {args.seed}) and {len(loaded.get('arena', []))} Arena-hard prompts; {args.concurrency} "
-                 f"conversations or prompts at once; simulator answers of {args.output_tokens} tokens; one org, "
-                 f"embedded defaults (SQLite, in-process caches, local embedder), a fresh server per row.")
-        write_docs(dict(sections), command, setup)
+        for name, reports in sections.items():
+            units = loaded[name]
+            size = (f"{len(units)} ShareGPT conversations ({sum(map(len, units))} user turns, sample seed "
+                    f"{args.seed})" if name == "sharegpt" else f"{len(units)} Arena-hard prompts")
+            units_at_once = "one at a time" if args.concurrency == 1 else (
+                f"{args.concurrency} {'conversations' if name == 'sharegpt' else 'prompts'} at once")
+            setup = (f"Setup: {size}; {units_at_once}; simulator answers of {args.output_tokens} tokens unless a "
+                     "row says otherwise; one org; embedded defaults (SQLite, in-process caches, local embedder); "
+                     "a fresh server per row.")
+            key = f"{name}-c{args.concurrency}-{'all' if args.all else 'custom'}"
+            title = WORKLOAD_TITLES[name] + ("" if args.all else f", {reports[0].variant.model}") + (
+                "" if args.concurrency > 1 else ", one request at a time")
+            write_docs(key, title, command, setup, f"{table(reports)}\n\n{details(reports)}\n")
     return 0
 
 
