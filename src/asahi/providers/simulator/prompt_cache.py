@@ -38,7 +38,7 @@ from asahi.providers.simulator.prompt import CHARS_PER_TOKEN, Block
 OPENAI_STEP_TOKENS = 128
 ANTHROPIC_LOOKBACK_BLOCKS = 20
 LIFETIME_SECONDS = 300.0
-MAX_ENTRIES = 500_000  # about 60 MB; the least recently used entries go first past it
+MAX_ENTRIES = 200_000  # about 36 MB (180 bytes an entry); the least recently used go first past it
 OPERATOR = ""  # the scope of calls made on the operator's own account
 
 
@@ -68,6 +68,8 @@ class PromptCache:
         return len(self._expiry)
 
     def _openai(self, scope: str, blocks: list[Block], now: float) -> CacheUse:
+        if sum(b.tokens for b in blocks) < OPENAI_MIN_TOKENS:
+            return CacheUse()
         steps = [(tokens, digest) for tokens, digest in _step_digests(scope, blocks, OPENAI_STEP_TOKENS)
                  if tokens >= OPENAI_MIN_TOKENS]
         read = next((tokens for tokens, digest in reversed(steps) if self._alive(digest, now)), 0)
