@@ -402,13 +402,17 @@ DOC_TAIL = TAIL_HEADING + r"""
   cache-write rates; "prompt caching off" is the simulator without its provider prompt-cache model, i.e. what
   the ledger showed before it had one. The simulated caches leave out OpenAI's overflow past about 15 requests a
   minute per prefix and eviction under load, so a real bill may show somewhat less.
-- On an OpenAI model the provider caches by itself; tier 3's `prompt_cache_key` mostly keeps one prompt's
-  requests on the same cache machines, which the simulator models only as "same key or none meets, different
-  keys do not". On an Anthropic model nothing is cached unless the request marks it, so there tier 3's
-  breakpoints are the whole saving, and the first call of each prefix pays the 25% write premium.
-- Answers are the simulator's (its configured length, see the setup line), so the context each turn resends is
-  the real user turns plus answers of that length; longer real answers would make every request longer and
-  the cached share larger.
+- On an OpenAI model the provider caches by itself: the "tier 3 off" row saves as much as the row with tier 3 on,
+  so that saving would be on the bill without Asahi too. The ledger still books it as tier 3, because its
+  baseline is the bill with no provider prompt cache at all. Tier 3's `prompt_cache_key` matters on a real bill
+  by keeping one prompt's requests on the same cache machines, which the simulator models only as "the same key
+  or none meets, different keys do not". On an Anthropic model nothing is cached unless the request marks it, so
+  there tier 3's breakpoints are the whole saving, net of the 25% premium the first call of each prefix pays.
+- The ledger's own attribution (in each row's notes) books a whole row under one cause: a routed answer that
+  also read the prompt cache counts as routing only, and a cache write that cost more than it saved counts as no
+  saving rather than a loss. The cause columns split each row instead, so they add up to the net saving.
+- Answers are the simulator's: 48 tokens unless a row says 300. Their length sets how long the context each turn
+  resends is and how much of the bill is output, which no prompt cache touches.
 """
 
 
