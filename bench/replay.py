@@ -9,10 +9,10 @@ Each variant starts its own `asahi serve` on a free loopback port with a throwaw
 defaults: SQLite, in-process caches, the local embedder, the simulator), creates one key, replays, then reads the
 saving from the ledger: GET /analytics/usage (what the dashboard shows, by cause as the ledger attributes it) and
 the ledger rows in the database, from which the saving is also split exactly by cause: on a routed answer that
-also read the provider's prompt cache, `routing` is the baseline minus what the chosen model would have cost
-uncached and `tier3` the rest, so the causes add up to the net saving (an Anthropic cache write that costs more
-than it saves counts against tier 3). A tier 2 answer that was verified against the provider was paid for as a
-miss, so every figure is net of verification calls.
+also read the provider's prompt cache, `tier3` is the part the ledger books as the prompt cache's
+(`prompt_cache_saved_usd`) and `routing` the rest, so the causes add up to the net saving (an Anthropic cache
+write that costs more than it saves counts against tier 3). A tier 2 answer that was verified against the
+provider was paid for as a miss, so every figure is net of verification calls.
 
 Variant settings: the model (an explicit one, the baseline, or `asahi/auto`), tiers 1 and 2 on or off
 (`x-asahi-cache: no-cache, no-store`), tier 3 on or off, and the simulator's provider prompt-cache model on or
@@ -47,10 +47,6 @@ from typing import Any
 
 import httpx
 import yaml
-
-from asahi.domain import Usage
-from asahi.ledger.pricing import price
-from asahi.routing.catalog import Catalog
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -137,11 +133,11 @@ def free_port() -> int:
 
 
 def write_config(folder: Path, variant: Variant, output_tokens: int) -> Path:
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    config["simulator"] |= {"prompt_caching": variant.prompt_caching,
-                            "output_tokens": variant.output_tokens or output_tokens}
+    """The overlay on the packaged defaults for `variant`: only the simulator's settings change."""
+    overlay = {"simulator": {"prompt_caching": variant.prompt_caching,
+                             "output_tokens": variant.output_tokens or output_tokens}}
     path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(overlay))
     return path
 
 
@@ -245,25 +241,24 @@ def ledger_rows(database: Path) -> list[dict[str, Any]]:
         return [dict(r) for r in connection.execute("SELECT * FROM usage_records WHERE status = 200")]
 
 
-def split_by_cause(rows: list[dict[str, Any]], catalog: Catalog) -> dict[str, float]:
-    """The net saving (baseline minus cost, summed) split by cause, exactly; see the module docstring."""
+def split_by_cause(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """The net saving (baseline minus cost, summed) split by cause from the ledger's own columns: an answer from
+    Asahi's cache saved all its baseline; a provider answer saved `prompt_cache_saved_usd` by the provider's
+    prompt cache (tier 3, negative for a write not yet read) and the rest of `saved_usd` by routing."""
     split = dict.fromkeys(CAUSES, 0.0)
     for row in rows:
-        baseline, cost = row["baseline_cost_usd"] or 0.0, row["cost_usd"] or 0.0
+        saved = row["saved_usd"] or 0.0
         if row["cache_tier"] in (1, 2):
-            split[f"tier{row['cache_tier']}"] += baseline - cost
+            split[f"tier{row['cache_tier']}"] += saved
             continue
-        uncached = price(catalog.get(row["model_used"]), Usage(row["input_tokens"], row["output_tokens"])).usd
-        if uncached is None:
-            continue
-        split["routing"] += baseline - uncached
-        split["tier3"] += uncached - cost
+        prompt_cache = row["prompt_cache_saved_usd"] or 0.0
+        split["tier3"] += prompt_cache
+        split["routing"] += saved - prompt_cache
     return split
 
 
 def summarise(variant: Variant, workload: str, sent: int, conversations: int, errors: dict[str, int],
               seconds: float, usage: dict[str, Any], rows: list[dict[str, Any]]) -> Report:
-    catalog = Catalog.from_config(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
     tiers = Counter({0: "upstream", 1: "tier1", 2: "tier2"}[r["cache_tier"]] for r in rows)
     upstream = [r for r in rows if r["cache_tier"] == 0]
     routed = Counter(r["model_used"] for r in upstream)
@@ -273,7 +268,7 @@ def summarise(variant: Variant, workload: str, sent: int, conversations: int, er
         variant=variant, workload=workload, requests=sent, conversations=conversations, errors=errors,
         seconds=seconds, spend=total["cost_usd"], baseline=total["baseline_cost_usd"],
         ledger_by_cause={cause: figures["saved_usd"] for cause, figures in usage["by_cause"].items()},
-        net_by_cause=split_by_cause(rows, catalog), answered_by_tier=dict(tiers),
+        net_by_cause=split_by_cause(rows), answered_by_tier=dict(tiers),
         routed_share={m: n / len(upstream) for m, n in routed.most_common()} if upstream else {},
         input_tokens=sum(r["input_tokens"] for r in rows),
         cached_input_tokens=sum(r["cached_input_tokens"] for r in rows),

@@ -18,12 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
+from asahi.config import load_config
 from asahi.domain import ChatRequest, Message, TextPart
 from asahi.embeddings.local import LocalEmbedder
+from asahi.governance.policy import OrgPolicy
 from asahi.routing.catalog import Catalog
+from asahi.routing.hints import AUTO_MODEL
 from asahi.routing.learned import LearnedRouter
-from asahi.routing.router import AUTO_MODEL, OrgRoutingPolicy, Router
-from asahi.settings import load_config
+from asahi.routing.router import Router
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = [
@@ -53,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)
 
-    router = Router(Catalog.from_config(load_config(ROOT / "config" / "config.yaml")), LearnedRouter.load())
-    policy = OrgRoutingPolicy()
+    router = Router(Catalog.from_config(load_config()), LearnedRouter.load())
+    policy = OrgPolicy()
     vectors = LocalEmbedder().embed_sync(PROMPTS)  # made once, as the semantic cache would; not timed
     cases = [
         (ChatRequest(model=AUTO_MODEL, messages=[Message("user", [TextPart(prompt)])]), vector)

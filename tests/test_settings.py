@@ -9,7 +9,7 @@ def test_defaults_need_no_configuration() -> None:
     settings = load_settings({})
     assert settings.database_url is None and settings.redis_url is None
     assert settings.pinecone_index == "asahi-vectors"
-    assert settings.config["embeddings"]["dimension"] == 1024
+    assert settings.config.embeddings.dimension == 1024
 
 
 def test_postgres_scheme_from_hosting_platforms_is_accepted() -> None:

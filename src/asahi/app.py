@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
         app.include_router(router)
     app.router.routes[:0] = [Route(path, endpoint, methods=[method]) for (method, path), endpoint in
                              INFERENCE_ROUTES.items()]
-    max_body = int(settings.section("server").get("max_body_bytes", 4 * 1024 * 1024))
+    max_body = settings.config.server.max_body_bytes
     app.hot_path = HotPath(INFERENCE_ROUTES, max_body)
     app.add_middleware(BodyLimit, max_bytes=max_body)
     app.add_middleware(RequestContext)

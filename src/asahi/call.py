@@ -9,15 +9,13 @@ from typing import Literal
 
 from asahi.domain import ChatRequest, ChatResult, StreamEvent
 from asahi.governance.keys import KeyRecord
-from asahi.ledger.pricing import UNKNOWN, Cost
+from asahi.ledger.bill import UNBILLED, Bill
+from asahi.routing.hints import RoutingHints
+from asahi.routing.router import Alternative
 
-RoutingMode = Literal["explicit", "autopilot", "guided"]
-AUTO_MODEL = "asahi/auto"
-
-
-def mode_for(model: str) -> RoutingMode:
-    """On the compatible surfaces the model name picks the mode: `asahi/auto` is AUTOPILOT."""
-    return "autopilot" if model == AUTO_MODEL else "explicit"
+Surface = Literal["openai", "anthropic", "infer"]
+# t3: a miss the provider's own prompt cache served in part; bypass: not cacheable (e.g. above the temperature cap).
+CacheStatus = Literal["miss", "t1", "t2", "t3", "bypass"]
 
 
 @dataclass(slots=True)
@@ -28,21 +26,9 @@ class CacheDirective:
 
 
 @dataclass(slots=True)
-class RoutingHints:
-    mode: RoutingMode = "explicit"
-    quality_preference: str | float | None = None
-    latency_preference: Literal["low", "normal"] | None = None
-    cost_budget: float | None = None
-
-    def scope(self) -> str:
-        """What routed answers are cached under: the mode and every hint, since each can change the answer."""
-        return f"mode:{self.mode}:{self.quality_preference}:{self.latency_preference}:{self.cost_budget}"
-
-
-@dataclass(slots=True)
 class Call:
     request_id: str
-    surface: Literal["openai", "anthropic", "infer"]
+    surface: Surface
     key: KeyRecord
     request: ChatRequest
     cache: CacheDirective = field(default_factory=CacheDirective)
@@ -53,8 +39,9 @@ class Call:
     def org_id(self) -> str:
         return self.key.org_id
 
-
-CacheStatus = Literal["miss", "t1", "t2", "bypass"]
+    def scope(self) -> str:
+        """What the caches key a routed request under (its mode and hints); explicit ones use the model."""
+        return self.routing.scope(self.request.model)
 
 
 @dataclass(slots=True)
@@ -66,10 +53,8 @@ class Outcome:
     routing_reason: str
     result: ChatResult | None = None  # set for non-streaming requests
     events: AsyncIterator[StreamEvent] | None = None  # set for streaming requests
-    cost: Cost = UNKNOWN
-    baseline: Cost = UNKNOWN
-    saved: Cost = UNKNOWN
-    saving_cause: str | None = None
+    bill: Bill = UNBILLED
+    alternatives: list[Alternative] = field(default_factory=list)
     similarity: float | None = None
     overhead_ms: float = 0.0
     latency_ms: float = 0.0
@@ -79,6 +64,11 @@ class Outcome:
     def cache_tier(self) -> int:
         return {"t1": 1, "t2": 2}.get(self.cache, 0)
 
+    @property
+    def deferred(self) -> bool:
+        """A streamed answer from upstream is priced only when the stream ends, after the headers went out."""
+        return self.events is not None and self.cache in ("miss", "bypass")
+
     def headers(self) -> dict[str, str]:
         headers = {
             "x-asahi-cache": self.cache,
@@ -87,14 +77,14 @@ class Outcome:
         }
         if self.similarity is not None:
             headers["x-asahi-cache"] = f"{self.cache}; similarity={self.similarity:.4f}"
-        # A streamed miss is priced only when the stream ends; its figures are in the ledger, not the headers.
-        if self.events is None or self.cache != "miss":
-            headers["x-asahi-cost-usd"] = _usd(self.cost)
-            headers["x-asahi-saved-usd"] = _usd(self.saved)
-        else:
+        # A deferred answer's figures are in the ledger, not the headers.
+        if self.deferred:
             headers["x-asahi-cost-usd"] = headers["x-asahi-saved-usd"] = "deferred"
+        else:
+            headers["x-asahi-cost-usd"] = _usd(self.bill.cost.usd)
+            headers["x-asahi-saved-usd"] = _usd(self.bill.saved.usd)
         return headers
 
 
-def _usd(cost: Cost) -> str:
-    return "unknown" if cost.usd is None else f"{cost.usd:.8f}"
+def _usd(usd: float | None) -> str:
+    return "unknown" if usd is None else f"{usd:.8f}"

@@ -106,6 +106,7 @@ class Usage:
     output_tokens: int = 0
     cached_input_tokens: int = 0  # read from the provider's prompt cache
     cache_write_tokens: int = 0  # written to the provider's prompt cache (Anthropic bills these higher)
+    reasoning_tokens: int = 0  # the part of output_tokens spent thinking (billed as output)
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -113,6 +114,7 @@ class Usage:
             self.output_tokens + other.output_tokens,
             self.cached_input_tokens + other.cached_input_tokens,
             self.cache_write_tokens + other.cache_write_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
         )
 
 

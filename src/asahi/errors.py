@@ -56,7 +56,8 @@ class RateLimited(AsahiError):
 
 
 class ProviderError(AsahiError):
-    """An upstream provider failed. `retryable` drives retries and fallback."""
+    """An upstream provider failed. `retryable` drives retries and fallback; `detail` is what the provider said,
+    for the operator's log only (the message is what the tenant sees)."""
 
     def __init__(
         self,
@@ -67,9 +68,11 @@ class ProviderError(AsahiError):
         provider: str,
         retry_after: float | None = None,
         retryable: bool = False,
+        detail: str = "",
     ) -> None:
         headers = {"retry-after": str(max(1, round(retry_after)))} if retry_after else None
         super().__init__(status, code, message, headers=headers)
         self.provider = provider
         self.retry_after = retry_after
         self.retryable = retryable
+        self.detail = detail

@@ -1,7 +1,7 @@
-"""Settings: environment variables over `config/config.yaml`, validated once at start-up.
+"""Settings: the environment variables the guide names, and the typed configuration file, read once at start-up.
 
-Every invalid value stops start-up with one line naming the variable and what is wrong with it, so a bad deploy
-fails loudly at boot instead of at the first request.
+Every invalid value stops start-up with one line naming the variable (or the config key) and what is wrong with
+it, so a bad deploy fails loudly at boot instead of at the first request.
 """
 
 from __future__ import annotations
@@ -10,17 +10,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
+from asahi.config import Config, SettingsError, load_config
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
+__all__ = ["Settings", "SettingsError", "SmtpSettings", "load_settings"]
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
-
-
-class SettingsError(ValueError):
-    """A configuration value is invalid; the message names the variable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +29,7 @@ class SmtpSettings:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    config: dict[str, Any]
+    config: Config
     data_dir: Path
     database_url: str | None
     redis_url: str | None
@@ -49,23 +44,13 @@ class Settings:
     pinecone_api_key: str | None
     pinecone_index: str
     pinecone_host: str | None
+    pinecone_controller_host: str | None
     sendgrid_api_key: str | None
     sendgrid_base_url: str | None
     from_email: str
     smtp: SmtpSettings | None
     log_level: str
     environ: dict[str, str] = field(repr=False, default_factory=dict)
-
-    @property
-    def is_production(self) -> bool:
-        """A shared database means a real deployment: secrets must be given, never generated."""
-        return self.database_url is not None
-
-    def section(self, name: str) -> dict[str, Any]:
-        value = self.config.get(name) or {}
-        if not isinstance(value, dict):
-            raise SettingsError(f"config section '{name}' must be a mapping")
-        return value
 
 
 def _blank_to_none(value: str | None) -> str | None:
@@ -106,11 +91,11 @@ def _encryption_key(raw: str | None) -> bytes | None:
     return bytes.fromhex(raw)
 
 
-def _smtp(env: dict[str, str], config: dict[str, Any]) -> SmtpSettings | None:
+def _smtp(env: dict[str, str], config: Config) -> SmtpSettings | None:
     host = _blank_to_none(env.get("SMTP_HOST"))
     if host is None:
         return None
-    raw_port = env.get("SMTP_PORT") or str((config.get("notify") or {}).get("smtp_port", 587))
+    raw_port = env.get("SMTP_PORT") or str(config.notify.smtp_port)
     if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
         raise SettingsError("SMTP_PORT must be a port number (1-65535)")
     starttls = (env.get("SMTP_STARTTLS") or "true").lower()
@@ -125,18 +110,6 @@ def _smtp(env: dict[str, str], config: dict[str, Any]) -> SmtpSettings | None:
     )
 
 
-def load_config(path: Path) -> dict[str, Any]:
-    try:
-        loaded = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise SettingsError(f"ASAHI_CONFIG: file {path} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"ASAHI_CONFIG: {path} is not valid YAML ({exc})") from None
-    if not isinstance(loaded, dict):
-        raise SettingsError(f"ASAHI_CONFIG: {path} must hold a mapping at the top level")
-    return loaded
-
-
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read settings from `environ` (the process environment by default)."""
     env = dict(os.environ if environ is None else environ)
@@ -144,7 +117,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     def get(name: str) -> str | None:
         return _blank_to_none(env.get(name))
 
-    config = load_config(Path(get("ASAHI_CONFIG") or DEFAULT_CONFIG))
+    overlay = get("ASAHI_CONFIG")
+    config = load_config(Path(overlay) if overlay else None)
     database_url = get("DATABASE_URL")
     log_level = (get("ASAHI_LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -169,9 +143,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         cohere_api_key=get("COHERE_API_KEY"),
         cohere_base_url=_check_url("COHERE_BASE_URL", get("COHERE_BASE_URL")),
         pinecone_api_key=get("PINECONE_API_KEY"),
-        pinecone_index=get("PINECONE_INDEX") or str((config.get("vectors") or {}).get("pinecone_index",
-                                                                                        "asahi-vectors")),
+        pinecone_index=get("PINECONE_INDEX") or config.vectors.pinecone_index,
         pinecone_host=_check_url("PINECONE_HOST", get("PINECONE_HOST")),
+        pinecone_controller_host=_check_url("PINECONE_CONTROLLER_HOST", get("PINECONE_CONTROLLER_HOST")),
         sendgrid_api_key=get("SENDGRID_API_KEY"),
         sendgrid_base_url=_check_url("SENDGRID_BASE_URL", get("SENDGRID_BASE_URL")),
         from_email=from_email,

@@ -87,6 +87,11 @@ class StreamAccumulator:
         return ChatResult(result_id, model, provider, choices, self.usage, int(time.time()))
 
 
+def finished_cleanly(result: ChatResult) -> bool:
+    """Every choice finished normally: only such answers may be cached."""
+    return bool(result.choices) and all(c.finish_reason in ("stop", "tool_calls") for c in result.choices)
+
+
 def events_from_result(result: ChatResult) -> list[StreamEvent]:
     events: list[StreamEvent] = []
     for choice in result.choices:

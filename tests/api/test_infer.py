@@ -63,7 +63,7 @@ async def test_policy_changes_apply_to_cached_answers(running: Running) -> None:
     other = next(m for m in ("asahi-sim-gpt-4o", "asahi-sim-claude-sonnet-4-5") if m != first["model_used"])
     await running.client.put("/governance/policy", headers=headers,
                              json={"allowed_models": [other], "default_model": other})
-    running.app.state.components.pipeline.policies._cache.clear()  # the 5 s policy cache, as after its TTL
+    running.app.state.components.policies._cache.clear()  # the 5 s policy cache, as after its TTL
     again = (await running.client.post("/infer", json={"prompt": "policy check"}, headers=headers)).json()
     assert again["cache_hit"] is False and again["model_used"] == other
 

@@ -10,10 +10,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-import yaml
-
-from asahi.routing.catalog import Catalog
-from asahi.settings import DEFAULT_CONFIG
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "replay.py"
 
@@ -55,24 +51,22 @@ def test_conversations_come_in_turn_order_without_empty_turns(tmp_path: Path) ->
 
 
 def row(**fields: Any) -> dict[str, Any]:
-    return {"cache_tier": 0, "input_tokens": 10_000, "output_tokens": 100, "cached_input_tokens": 0} | fields
+    return {"cache_tier": 0, "prompt_cache_saved_usd": 0.0} | fields
 
 
 def test_the_causes_add_up_to_the_net_saving() -> None:
-    replay = load_bench()
-    catalog = Catalog.from_config(yaml.safe_load(DEFAULT_CONFIG.read_text()))
-    # gpt-4o: $2.50 in, $10 out per 1M; gpt-4o-mini $0.15 / $0.60; claude-sonnet-4-5 $3 in.
     rows = [
-        row(cache_tier=1, baseline_cost_usd=0.026, cost_usd=0.0),
-        row(model_used="asahi-sim-gpt-4o", baseline_cost_usd=0.026, cost_usd=0.02),  # read 4,800 cached tokens
-        row(model_used="asahi-sim-gpt-4o-mini", baseline_cost_usd=0.026, cost_usd=0.001),  # routed, and cached
-        row(model_used="asahi-sim-claude-sonnet-4-5", baseline_cost_usd=0.0315, cost_usd=0.039),  # a cache write
+        row(cache_tier=1, saved_usd=0.026),
+        row(saved_usd=0.006, prompt_cache_saved_usd=0.006),  # the baseline model, its prompt cache read
+        row(saved_usd=0.025, prompt_cache_saved_usd=0.0006),  # routed to a cheaper model, which read its cache too
+        row(saved_usd=-0.0075, prompt_cache_saved_usd=-0.0075),  # an Anthropic cache write not yet read
+        row(saved_usd=None, prompt_cache_saved_usd=None),  # a model without a price
     ]
-    split = replay.split_by_cause(rows, catalog)
+    split = load_bench().split_by_cause(rows)
     assert split["tier1"] == pytest.approx(0.026) and split["tier2"] == 0
-    assert split["routing"] == pytest.approx(0.026 - 0.00156)
-    assert split["tier3"] == pytest.approx(0.006 + (0.00156 - 0.001) + (0.0315 - 0.039))
-    assert sum(split.values()) == pytest.approx(sum(r["baseline_cost_usd"] - r["cost_usd"] for r in rows))
+    assert split["tier3"] == pytest.approx(0.006 + 0.0006 - 0.0075)
+    assert split["routing"] == pytest.approx(0.025 - 0.0006)
+    assert sum(split.values()) == pytest.approx(sum(r["saved_usd"] or 0.0 for r in rows))
 
 
 def test_a_replay_through_asahi_serve_shows_tier3_in_the_ledger(tmp_path: Path,

@@ -93,8 +93,8 @@ async def test_redis_dying_mid_flight_means_uncached_not_failed(make_settings: S
     instance, stop = await start(make_settings())
     try:
         org = await instance.signup()
-        pipeline = instance.app.state.components.pipeline
-        pipeline.tier1 = RedisExactCache(aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2))
+        tier1 = instance.app.state.components.tier1
+        tier1.backend = RedisExactCache(aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2))
         body = {"model": "asahi-sim-gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
         headers = {"Authorization": f"Bearer {org['api_key']}"}
         for _ in range(2):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import yaml
-
-from asahi.cache.prefix import anthropic_min_tokens, apply_prefix_caching, model_family, prompt_cache_key
+from asahi.cache.prefix import apply_prefix_caching, prompt_cache_key
 from asahi.domain import ChatRequest, ImagePart, Message, Part, TextPart, Tool, ToolCall
 from asahi.providers.anthropic.upstream import to_wire as anthropic_wire
 from asahi.providers.openai.upstream import to_wire as openai_wire
-from asahi.settings import DEFAULT_CONFIG
+from asahi.providers.prompt_caching import anthropic_min_tokens
 
 LONG = "policy " * 1200  # about 2100 tokens: cacheable on every model
 MEDIUM = "policy " * 700  # about 1225 tokens: enough for Sonnet and Opus, not for Haiku
@@ -34,7 +32,7 @@ def test_long_system_prompt_is_marked_at_its_end() -> None:
     marked = apply_prefix_caching(request, "org1", "anthropic", SONNET)
     assert markers(marked) == [(0, 1)]
     assert markers(request) == []  # the caller's request is not changed
-    sent = anthropic_wire(marked, SONNET)
+    sent = anthropic_wire(marked, SONNET, stream=False)
     assert sent["system"][1]["cache_control"] == {"type": "ephemeral"} and "cache_control" not in sent["system"][0]
     assert all("cache_control" not in block for turn in sent["messages"] for block in turn["content"])
 
@@ -76,7 +74,7 @@ def test_conversation_so_far_gets_its_own_breakpoint() -> None:
     marked = apply_prefix_caching(request, "org1", "anthropic", SONNET)
     # The end of the system prompt, and the last text before the newest turn (tool results and question).
     assert markers(marked) == [(0, 0), (3, 0)]
-    results = anthropic_wire(marked, SONNET)["messages"][2]["content"]
+    results = anthropic_wire(marked, SONNET, stream=False)["messages"][2]["content"]
     assert results[0]["content"][0]["cache_control"] == {"type": "ephemeral"}
 
 
@@ -116,8 +114,8 @@ def test_openai_gets_a_stable_prompt_cache_key() -> None:
     keyed = apply_prefix_caching(request, "org1", "openai", "gpt-4o")
     assert keyed.prompt_cache_key is not None and request.prompt_cache_key is None
     assert markers(keyed) == []  # OpenAI caches by itself; markers are Anthropic's
-    assert openai_wire(keyed, "gpt-4o")["prompt_cache_key"] == keyed.prompt_cache_key
-    assert "prompt_cache_key" not in openai_wire(request, "gpt-4o")
+    assert openai_wire(keyed, "gpt-4o", stream=False)["prompt_cache_key"] == keyed.prompt_cache_key
+    assert "prompt_cache_key" not in openai_wire(request, "gpt-4o", stream=False)
     other_question = ask(text("system", LONG), text("user", "Question two"))
     next_turn = ask(text("system", LONG), text("user", "Question one"), text("assistant", "A"),
                     text("user", "Question two"))
@@ -156,24 +154,3 @@ def test_simulator_models_get_what_the_model_they_stand_in_for_gets() -> None:
         request, "org1", "anthropic", SONNET)
     medium = ask(text("system", MEDIUM), text("user", "Hi"))
     assert apply_prefix_caching(medium, "org1", "simulator", "asahi-sim-claude-haiku-4-5") is medium
-
-
-def test_model_family() -> None:
-    assert model_family("openai", "anything") == "openai" and model_family("anthropic", "x") == "anthropic"
-    assert model_family("ollama", "gpt-oss:20b") is None  # a compatible server has no provider prompt cache
-    families = {name: model_family("simulator", name) for name in (
-        "asahi-sim-gpt-4o-mini", "asahi-sim-o4-mini", "asahi-sim-gpt-4.1", "asahi-sim-claude-haiku-4-5",
-        "asahi-sim-llama-3", "asahi-sim-solo-2")}
-    assert families == {"asahi-sim-gpt-4o-mini": "openai", "asahi-sim-o4-mini": "openai",
-                        "asahi-sim-gpt-4.1": "openai", "asahi-sim-claude-haiku-4-5": "anthropic",
-                        "asahi-sim-llama-3": None, "asahi-sim-solo-2": None}
-
-
-def test_configured_simulator_models_cache_like_the_models_they_stand_in_for() -> None:
-    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    stand_ins = {name: entry["stands_in_for"] for name, entry in config["models"].items()
-                 if entry.get("provider") == "simulator"}
-    assert stand_ins
-    for name, real in stand_ins.items():
-        assert model_family("simulator", name) == config["models"][real]["provider"]
-        assert anthropic_min_tokens(name) == anthropic_min_tokens(real)

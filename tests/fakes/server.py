@@ -72,7 +72,16 @@ class StreamFail:
     message: str = "scripted mid-stream failure"
 
 
-Behaviour = Reply | Fail | Slow | Drop | StreamFail
+@dataclass(frozen=True)
+class Raw:
+    """Exactly these bytes with this status: a body that breaks the protocol (not JSON, not an answer)."""
+
+    body: bytes
+    status: int = 200
+    content_type: str = "application/json"
+
+
+Behaviour = Reply | Fail | Slow | Drop | StreamFail | Raw
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,8 @@ class FakeServer:
         if isinstance(behaviour, Slow):
             await asyncio.sleep(behaviour.seconds)
             behaviour = behaviour.then
+        if isinstance(behaviour, Raw):
+            return Response(behaviour.body, behaviour.status, media_type=behaviour.content_type)
         if isinstance(behaviour, Fail):
             payload = behaviour.body
             if payload is None:

@@ -17,7 +17,6 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from asahi.settings import DEFAULT_CONFIG
 from asahi.store.tables import usage_records
 from tests.conftest import Running, SettingsFactory, start
 from tests.fakes.anthropic_server import FakeAnthropic
@@ -55,12 +54,11 @@ async def ledger_rows(running: Running) -> list[dict[str, Any]]:
 
 
 def write_config(directory: Path, *, timeout: float, **routing: Any) -> Path:
-    """A copy of the default config with `timeout` seconds per provider call and retries off; `routing`
-    overrides more of the routing section."""
-    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    """A config overlay with `timeout` seconds per provider call and retries off; `routing` overrides more of
+    the routing section."""
     # One try per request and no breaker tripping: these tests script one upstream failure per request.
-    config["routing"] |= {"request_timeout_seconds": timeout, "max_retries": 0,
-                          "circuit_breaker": {"failures": 1000, "cooldown_seconds": 1}, **routing}
+    config = {"routing": {"request_timeout_seconds": timeout, "max_retries": 0,
+                          "circuit_breaker": {"failures": 1000, "cooldown_seconds": 1}, **routing}}
     path = directory / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

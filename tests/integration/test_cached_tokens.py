@@ -16,7 +16,7 @@ from tests.integration.conftest import CLAUDE, GPT, Gateway, sse_data, sse_event
 
 
 def catalog(gateway: Gateway, name: str) -> ModelInfo:
-    model: ModelInfo | None = gateway.running.app.state.components.pipeline.chooser.catalog.get(name)
+    model: ModelInfo | None = gateway.running.app.state.components.router.catalog.get(name)
     assert model is not None
     return model
 

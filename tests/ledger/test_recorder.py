@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from asahi.ledger.recorder import LedgerWriter, UsageRow
+from asahi.ledger.recorder import LedgerWriter
+from asahi.ledger.rows import UsageRow
 from asahi.observability.metrics import Metrics
 from asahi.store import db
 from asahi.store.migrate import migrate
@@ -15,9 +16,11 @@ from tests.conftest import SettingsFactory
 def row(i: int) -> UsageRow:
     return UsageRow(
         request_id=f"req_{i}", org_id="o", key_id="k", surface="openai", model_requested="m", model_used="m",
-        provider="simulator", input_tokens=1, output_tokens=2, cached_input_tokens=0, cost_usd=0.1,
-        baseline_cost_usd=0.2, saved_usd=0.1, cost_complete=True, saving_cause="tier1", cache_tier=1,
-        latency_ms=1.0, overhead_ms=0.1, status=200, created_at=datetime.now(UTC),
+        provider="simulator", input_tokens=1, output_tokens=2, cached_input_tokens=0, cache_write_tokens=0,
+        reasoning_tokens=0, cost_usd=0.1, baseline_cost_usd=0.2, saved_usd=0.1, prompt_cache_saved_usd=0.0,
+        cost_complete=True, saving_cause="tier1", cache_tier=1, cache="t1", routing_reason="answered from cache",
+        alternatives=[["m", 0.2, None]], similarity=None, latency_ms=1.0, overhead_ms=0.1, status=200,
+        error_code=None, created_at=datetime.now(UTC),
     )
 
 

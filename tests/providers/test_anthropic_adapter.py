@@ -136,7 +136,9 @@ async def test_status_errors_map_to_provider_errors(
         await anthropic_provider.complete(ask(), "m")
     err = caught.value
     assert (err.status, err.code, err.retryable, err.provider) == (status, code, retryable, "anthropic")
-    assert behaviour.message in err.message and len(fake_anthropic.requests) == 1
+    assert behaviour.message in err.detail and len(fake_anthropic.requests) == 1
+    # Only an error about the caller's own request passes the provider's words on to the tenant.
+    assert (behaviour.message in err.message) == (behaviour.status in (400, 404, 413, 422))
 
 
 async def test_rate_limit_retry_after(anthropic_provider: AnthropicProvider, fake_anthropic: FakeAnthropic) -> None:

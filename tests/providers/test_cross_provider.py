@@ -6,9 +6,9 @@ import orjson
 from anthropic.types import Message as WireMessage
 from openai.types.chat import ChatCompletion
 
-from asahi.providers.anthropic import wire as anthropic_wire
+from asahi.providers.anthropic import surface as anthropic_surface
 from asahi.providers.anthropic.adapter import AnthropicProvider
-from asahi.providers.openai import wire as openai_wire
+from asahi.providers.openai import surface as openai_surface
 from asahi.providers.openai.adapter import OpenAIProvider
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.openai_server import FakeOpenAI
@@ -22,7 +22,7 @@ ANTHROPIC_TOOL = {"name": "weather", "input_schema": OPENAI_TOOL["function"]["pa
 async def test_openai_request_served_by_anthropic(
     anthropic_provider: AnthropicProvider, fake_anthropic: FakeAnthropic
 ) -> None:
-    request = openai_wire.parse_request({
+    request = openai_surface.parse_request({
         "model": "claude-haiku-4-5",
         "messages": [
             {"role": "system", "content": "Be brief."},
@@ -44,7 +44,7 @@ async def test_openai_request_served_by_anthropic(
     assert sent["messages"][2]["content"][0]["type"] == "tool_result"
     assert sent["tool_choice"] == {"type": "any"} and sent["max_tokens"] == 64
 
-    rendered = openai_wire.render_result(result, "chatcmpl-x")
+    rendered = openai_surface.render_result(result, "chatcmpl-x")
     completion = ChatCompletion.model_validate(orjson.loads(orjson.dumps(rendered)))
     call = completion.choices[0].message.tool_calls[0]  # type: ignore[index]
     assert call.function.name == "weather" and orjson.loads(call.function.arguments) == {"city": "Bergen"}  # type: ignore[union-attr]
@@ -56,7 +56,7 @@ async def test_openai_request_served_by_anthropic(
 async def test_anthropic_request_served_by_openai(
     openai_provider: OpenAIProvider, fake_openai: FakeOpenAI
 ) -> None:
-    request = anthropic_wire.parse_request({
+    request = anthropic_surface.parse_request({
         "model": "gpt-4o", "max_tokens": 100,
         "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
         "messages": [
@@ -80,7 +80,7 @@ async def test_anthropic_request_served_by_openai(
     assert sent["tools"][0]["function"]["parameters"] == ANTHROPIC_TOOL["input_schema"]
     assert sent["max_completion_tokens"] == 100
 
-    rendered = anthropic_wire.render_result(result, "msg_x")
+    rendered = anthropic_surface.render_result(result, "msg_x")
     message = WireMessage.model_validate(orjson.loads(orjson.dumps(rendered)))
     assert message.content[0].type == "text" and message.content[0].text == "Sunny in Oslo."
     assert message.stop_reason == "end_turn"
@@ -91,10 +91,10 @@ async def test_openai_tool_stream_rendered_as_anthropic_events(
     openai_provider: OpenAIProvider, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.script(Reply(text="", tool_calls=(("weather", {"city": "Oslo"}),)))
-    request = anthropic_wire.parse_request({"model": "gpt-4o", "max_tokens": 50, "stream": True,
+    request = anthropic_surface.parse_request({"model": "gpt-4o", "max_tokens": 50, "stream": True,
                                             "messages": [{"role": "user", "content": "Oslo?"}],
                                             "tools": [ANTHROPIC_TOOL], "tool_choice": {"type": "any"}})
-    renderer = anthropic_wire.EventRenderer("msg_x", "gpt-4o")
+    renderer = anthropic_surface.EventRenderer("msg_x", "gpt-4o")
     stream = b"".join([renderer.render(e) async for e in openai_provider.stream(request, "gpt-4o")])
     stream += renderer.end()
     kinds = [frame.split(b"\n")[0] for frame in stream.split(b"\n\n")[:-1]]

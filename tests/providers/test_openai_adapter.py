@@ -20,10 +20,11 @@ from asahi.domain import (
     UsageEvent,
 )
 from asahi.errors import ProviderError
+from asahi.providers.base import Account
 from asahi.providers.compatible import compatible_provider
 from asahi.providers.openai.adapter import OpenAIProvider
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.server import Drop, Fail, Reply, Slow, StreamFail
+from tests.fakes.server import Drop, Fail, Raw, Reply, Slow, StreamFail
 
 WEATHER = Tool("weather", "Weather now", {"type": "object", "properties": {"city": {"type": "string"}}})
 
@@ -119,11 +120,11 @@ async def test_stream_without_upstream_usage_still_ends_with_one(
         (Fail(401, "bad key"), 502, "provider_authentication_failed", False),
         (Fail(403, "denied"), 502, "provider_permission_denied", False),
         (Fail(404, "no model"), 404, "provider_not_found", False),
-        (Fail(409, "conflict"), 502, "provider_conflict", True),
+        (Fail(409, "busy elsewhere"), 502, "provider_conflict", True),
         (Fail(422, "unprocessable"), 400, "provider_unprocessable", False),
         (Fail(429, "slow down"), 429, "provider_rate_limited", True),
         (Fail(500, "boom"), 502, "provider_error", True),
-        (Fail(503, "unavailable"), 503, "provider_unavailable", True),
+        (Fail(503, "down for maintenance"), 503, "provider_unavailable", True),
     ],
 )
 async def test_status_errors_map_to_provider_errors(
@@ -135,7 +136,9 @@ async def test_status_errors_map_to_provider_errors(
         await openai_provider.complete(ask(), "gpt-4o")
     err = caught.value
     assert (err.status, err.code, err.retryable, err.provider) == (status, code, retryable, "openai")
-    assert behaviour.message in err.message
+    assert behaviour.message in err.detail
+    # Only an error about the caller's own request passes the provider's words on to the tenant.
+    assert (behaviour.message in err.message) == (behaviour.status in (400, 404, 413, 422))
     assert len(fake_openai.requests) == 1  # the SDK's own retries are off
 
 
@@ -192,7 +195,8 @@ async def test_error_event_mid_stream(openai_provider: OpenAIProvider, fake_open
     fake_openai.script(StreamFail(after_events=2, message="server melted"))
     with pytest.raises(ProviderError) as caught:
         await collect(openai_provider.stream(ask(), "gpt-4o"))
-    assert "server melted" in caught.value.message and caught.value.retryable
+    assert "server melted" in caught.value.detail and "server melted" not in caught.value.message
+    assert caught.value.retryable
 
 
 async def test_unreachable_server() -> None:
@@ -205,24 +209,52 @@ async def test_unreachable_server() -> None:
     assert caught.value.retryable and caught.value.status in (502, 504)
 
 
-async def test_httpx_transport_works_too(fake_openai: FakeOpenAI) -> None:
-    provider = OpenAIProvider(fake_openai.api_key, base_url=fake_openai.base_url, aiohttp=False)
+async def test_an_orgs_own_key_goes_out_instead_of_the_operators(
+    openai_provider: OpenAIProvider, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.api_key = "org-own-key"
     try:
-        result = await provider.complete(ask(), "gpt-4o")
-        events = await collect(provider.stream(ask(), "gpt-4o"))
+        result = await openai_provider.complete(ask(), "gpt-4o", Account("org-1", api_key="org-own-key"))
     finally:
-        await provider.aclose()
-    assert result.choices[0].message.text == "Hello from the fake."
-    assert isinstance(events[-1], UsageEvent)
+        fake_openai.api_key = "test-key"
+    assert result.choices and fake_openai.last.headers["authorization"] == "Bearer org-own-key"
+    await openai_provider.complete(ask(), "gpt-4o")
+    assert fake_openai.last.headers["authorization"] == "Bearer test-key"
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html>bad gateway</html>", b"{}", b"[1, 2]", b'{"choices": []}', b'{"choices": [{"message": 3}]}',
+             b'{"choices": [{"message": {"tool_calls": [{"type": "function"}]}}]}'],
+)
+async def test_a_200_that_is_not_an_answer_is_a_502_never_a_bill(
+    openai_provider: OpenAIProvider, fake_openai: FakeOpenAI, body: bytes
+) -> None:
+    fake_openai.script(Raw(body))
+    with pytest.raises(ProviderError) as caught:
+        await openai_provider.complete(ask(), "gpt-4o")
+    assert (caught.value.status, caught.value.code) == (502, "provider_invalid_response")
+
+
+@pytest.mark.parametrize("events", [[b"data: not json\n\n"], [b"data: [1]\n\n"], [b'data: {"choices": []}\n\n']])
+async def test_a_stream_that_breaks_the_protocol_fails_cleanly(
+    openai_provider: OpenAIProvider, fake_openai: FakeOpenAI, events: list[bytes]
+) -> None:
+    fake_openai.script(Raw(b"".join(events), content_type="text/event-stream"))
+    with pytest.raises(ProviderError) as caught:
+        await collect(openai_provider.stream(ask(), "gpt-4o"))
+    # A protocol error, or (for a well-formed chunk) a stream cut before its last event: both retryable 502s.
+    assert caught.value.status == 502 and caught.value.retryable
+
+
+def test_a_keyless_compatible_server_gets_no_authorization_header() -> None:
+    assert compatible_provider("local", "http://127.0.0.1:1/v1").auth_headers(None) == {}
 
 
 async def test_compatible_server_gets_max_tokens_and_its_name(fake_openai: FakeOpenAI) -> None:
-    fake_openai.api_key = "unused"  # a keyless local server; the SDK still sends a placeholder
-    provider = compatible_provider("ollama", fake_openai.base_url)
+    provider = compatible_provider("ollama", fake_openai.base_url, fake_openai.api_key)
     try:
         result = await provider.complete(ask(max_tokens=12), "llama3.1:8b")
     finally:
-        fake_openai.api_key = "test-key"
         await provider.aclose()
     assert provider.name == "ollama" and result.provider == "ollama"
     assert fake_openai.last.body["max_tokens"] == 12 and "max_completion_tokens" not in fake_openai.last.body

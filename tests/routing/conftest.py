@@ -51,7 +51,7 @@ MODELS = {
 
 @pytest.fixture
 def catalog() -> Catalog:
-    return Catalog.from_config({"models": MODELS})
+    return Catalog.from_entries(MODELS)
 
 
 def constant_family(loss: float, answer_tokens: float = 100.0) -> FamilyModel:

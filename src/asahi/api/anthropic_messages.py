@@ -5,14 +5,14 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from asahi.api.surface import WireFormat, serve_chat
-from asahi.providers.anthropic import wire
+from asahi.api.surface import SurfaceFormat, serve_chat
+from asahi.providers.anthropic import surface
 from asahi.routing.cost import estimate_input_tokens
 
-ANTHROPIC = WireFormat(
-    "anthropic", wire.parse_request, wire.render_result, wire.render_error,
+ANTHROPIC = SurfaceFormat(
+    "anthropic", surface.parse_request, surface.render_result, surface.render_error,
     # message_start carries an input estimate: Anthropic's own counts arrive only with the final usage.
-    lambda outcome, rid, chat: wire.EventRenderer(rid, outcome.model, estimate_input_tokens(chat)),
+    lambda outcome, rid, chat: surface.EventRenderer(rid, outcome.model, estimate_input_tokens(chat)),
 )
 
 

@@ -22,7 +22,7 @@ class Feedback(BaseModel):
 async def feedback(body: Feedback, request: Request) -> dict[str, str]:
     key = await caller(request)
     require_scope(key, "infer")
-    tier2 = components(request).pipeline.tier2
+    tier2 = components(request).tier2
     # Another org's request id is "unknown" here: never confirm what another org asked.
     if tier2 is None or not await tier2.feedback(key.org_id, body.request_id, body.correct):
         raise NotFound("No tier 2 hit with this request id in this org.", code="unknown_request")

@@ -11,9 +11,10 @@ from starlette.responses import Response
 from asahi.api.deps import components
 from asahi.api.errors import error_body
 from asahi.api.surface import authenticate, cache_directive, json_response, read_json, request_id
-from asahi.call import AUTO_MODEL, Call, Outcome, RoutingHints
+from asahi.call import Call, Outcome
 from asahi.domain import ChatRequest, Message, TextPart
 from asahi.errors import AsahiError, BadRequest
+from asahi.routing.hints import AUTO_MODEL, RoutingHints, RoutingMode
 
 
 class InferMessage(BaseModel):
@@ -88,11 +89,11 @@ def _body(outcome: Outcome) -> dict[str, Any]:
         "model_used": outcome.model,
         "tokens_input": usage.input_tokens,
         "tokens_output": usage.output_tokens,
-        "cost": outcome.cost.usd,
-        "cost_original": outcome.baseline.usd,
-        "cost_saved": outcome.saved.usd,
-        "cost_complete": outcome.cost.complete and outcome.baseline.complete,
-        "saving_cause": outcome.saving_cause,
+        "cost": outcome.bill.cost.usd,
+        "cost_original": outcome.bill.baseline.usd,
+        "cost_saved": outcome.bill.saved.usd,
+        "cost_complete": outcome.bill.cost.complete and outcome.bill.baseline.complete,
+        "saving_cause": outcome.bill.cause,
         "cache_hit": outcome.cache in ("t1", "t2"),
         "cache_tier": outcome.cache_tier,
         "similarity": outcome.similarity,
@@ -106,7 +107,9 @@ async def infer(request: Request) -> Response:
     try:
         key = await authenticate(request)
         parsed = _parse(await read_json(request))
-        hints = RoutingHints(parsed.mode(), parsed.quality_preference, parsed.latency_preference, parsed.cost_budget)
+        hints = RoutingHints(
+            RoutingMode(parsed.mode()), parsed.quality_preference, parsed.latency_preference, parsed.cost_budget
+        )
         flags = parsed.cache.model_dump() if parsed.cache else None
         call = Call(rid, "infer", key, parsed.to_chat(), cache=cache_directive(request, flags), routing=hints)
         outcome = await components(request).pipeline.run(call)

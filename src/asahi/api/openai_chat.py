@@ -8,14 +8,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from asahi.api.deps import components
-from asahi.api.surface import WireFormat, authenticate, error_response, json_response, serve_chat
-from asahi.call import AUTO_MODEL
+from asahi.api.surface import SurfaceFormat, authenticate, json_response, serve_chat, surface_error
 from asahi.errors import AsahiError
-from asahi.providers.openai import wire
+from asahi.providers.openai import surface
+from asahi.routing.hints import AUTO_MODEL
 
-OPENAI = WireFormat(
-    "openai", wire.parse_request, wire.render_result, wire.render_error,
-    lambda outcome, rid, chat: wire.ChunkRenderer(rid, outcome.model, int(time.time()),
+OPENAI = SurfaceFormat(
+    "openai", surface.parse_request, surface.render_result, surface.render_error,
+    lambda outcome, rid, chat: surface.ChunkRenderer(rid, outcome.model, int(time.time()),
                                                   include_usage=chat.include_usage),
 )
 
@@ -28,12 +28,12 @@ async def list_models(request: Request) -> Response:
     try:
         key = await authenticate(request)
     except AsahiError as err:
-        return error_response(err, wire.render_error)
+        return surface_error(err, surface.render_error)
     built = components(request)
-    policy = await built.pipeline.policies.get(key.org_id)
+    policy = await built.policies.get(key.org_id)
     created = int(built.started_at)
     data = [{"id": AUTO_MODEL, "object": "model", "created": created, "owned_by": "asahi"}] + [
         {"id": m.name, "object": "model", "created": created, "owned_by": m.provider}
-        for m in built.pipeline.chooser.available(policy)
+        for m in built.router.allowed(policy)
     ]
     return json_response({"object": "list", "data": data})

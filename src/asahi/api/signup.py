@@ -33,7 +33,7 @@ class SignupResponse(BaseModel):
 @router.post("/signup", status_code=201, response_model=SignupResponse)
 async def signup(body: SignupRequest, request: Request, background: BackgroundTasks) -> SignupResponse:
     built = components(request)
-    limit = int(built.settings.section("server").get("signup_rate_limit_per_hour", 10))
+    limit = built.settings.config.server.signup_rate_limit_per_hour
     retry_after = await built.limiter.hit(f"signup:{client_ip(request)}", limit, 3600)
     if retry_after is not None:
         raise RateLimited("Too many signups from this address; try again later.", retry_after)

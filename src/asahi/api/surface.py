@@ -16,11 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from asahi.api.deps import components
-from asahi.call import CacheDirective, Call, Outcome, RoutingHints, mode_for
+from asahi.call import CacheDirective, Call, Outcome
 from asahi.domain import ChatRequest, ChatResult, StreamEvent
 from asahi.errors import AsahiError, BadRequest
 from asahi.governance.auth import presented_key, require_scope
 from asahi.governance.keys import KeyRecord
+from asahi.routing.hints import RoutingHints
 
 JSON = "application/json"
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
     return Response(orjson.dumps(payload), status, headers=headers, media_type=JSON)
 
 
-def error_response(err: AsahiError, render: Callable[[AsahiError], Any]) -> Response:
+def surface_error(err: AsahiError, render: Callable[[AsahiError], Any]) -> Response:
     return json_response(render(err), err.status, err.headers)
 
 
@@ -85,7 +86,7 @@ class StreamRenderer(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class WireFormat:
+class SurfaceFormat:
     """A provider-compatible surface: how its requests parse and its answers, errors and streams render."""
 
     name: Literal["openai", "anthropic"]
@@ -95,22 +96,22 @@ class WireFormat:
     stream_renderer: Callable[[Outcome, str, ChatRequest], StreamRenderer]
 
 
-async def serve_chat(request: Request, wire: WireFormat) -> Response:
+async def serve_chat(request: Request, surface: SurfaceFormat) -> Response:
     """The whole of a compatible surface's chat endpoint: parse, run the pipeline, render, in its own shapes."""
     rid = request_id(request)
     try:
         key = await authenticate(request)
-        chat = wire.parse(await read_json(request))
-        call = Call(rid, wire.name, key, chat, cache=cache_directive(request),
-                    routing=RoutingHints(mode_for(chat.model)))
+        chat = surface.parse(await read_json(request))
+        call = Call(rid, surface.name, key, chat, cache=cache_directive(request),
+                    routing=RoutingHints())
         outcome = await components(request).pipeline.run(call)
     except AsahiError as err:
-        return error_response(err, wire.render_error)
+        return surface_error(err, surface.render_error)
     except Exception:  # noqa: BLE001  # a bug still answers in this surface's own error shape
-        return error_response(internal_error(), wire.render_error)
+        return surface_error(internal_error(), surface.render_error)
     if outcome.result is not None:
-        return json_response(wire.render_result(outcome.result, rid), headers=outcome.headers())
-    return sse_response(_sse(outcome, wire.stream_renderer(outcome, rid, chat)), outcome)
+        return json_response(surface.render_result(outcome.result, rid), headers=outcome.headers())
+    return sse_response(_sse(outcome, surface.stream_renderer(outcome, rid, chat)), outcome)
 
 
 async def _sse(outcome: Outcome, renderer: StreamRenderer) -> AsyncIterator[bytes]:

@@ -14,47 +14,22 @@ different prompts spread out, and no org id goes to the provider. It is sent to 
 OpenAI-compatible servers have no such field and some refuse fields they do not know.
 
 The built-in simulator models both providers' prompt caches, so its models get what the model they stand in for
-would get: a simulator model's name carries that model's name (`asahi-sim-claude-haiku-4-5`), and its family
-decides, as `model_family` reads it.
+would get, by the family `asahi.providers.prompt_caching.model_family` reads from its name.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
 from asahi.domain import ChatRequest, Message, TextPart
+from asahi.providers.prompt_caching import OPENAI_MIN_TOKENS, anthropic_min_tokens, model_family
 from asahi.routing.cost import estimate_input_tokens
 
 ANTHROPIC_MAX_BREAKPOINTS = 4
-# Anthropic's smallest cacheable prefix per model family, in tokens. These are lower bounds: some models need
-# more (Haiku 4.5 and Opus 4.5 take 4096), and a marker below a model's floor is ignored without error or cost.
-ANTHROPIC_MIN_TOKENS = {"haiku": 2048}
-ANTHROPIC_DEFAULT_MIN_TOKENS = 1024  # Sonnet and Opus
-OPENAI_MIN_TOKENS = 1024  # OpenAI caches nothing shorter: a key would do nothing for such requests
-
-Family = Literal["openai", "anthropic"]
-SIMULATOR = "simulator"
-_OPENAI_NAME = re.compile(r"(?:^|[-/])(?:gpt|chatgpt|o\d)(?:[-.]|$)")
-
-
-def model_family(provider: str, model: str) -> Family | None:
-    """Whose prompt cache applies to `model` served by `provider`: OpenAI's, Anthropic's, or none.
-
-    A simulator model stands in for a real one and is named after it, so its name tells the family: `claude`
-    is Anthropic's; `gpt`, `chatgpt` or an o-series name (`o3`, `o4-mini`) is OpenAI's; anything else has no
-    prompt cache, like the OpenAI-compatible servers.
-    """
-    name = model.lower() if provider == SIMULATOR else ""
-    if provider == "anthropic" or "claude" in name:
-        return "anthropic"
-    if provider == "openai" or _OPENAI_NAME.search(name):
-        return "openai"
-    return None
 
 
 def apply_prefix_caching(request: ChatRequest, org_id: str, provider: str, model: str | None = None) -> ChatRequest:
@@ -73,12 +48,6 @@ def apply_prefix_caching(request: ChatRequest, org_id: str, provider: str, model
             and estimate_input_tokens(request) >= OPENAI_MIN_TOKENS):
         return replace(request, prompt_cache_key=prompt_cache_key(request, org_id))
     return request
-
-
-def anthropic_min_tokens(model: str) -> int:
-    name = model.lower()
-    return next((tokens for family, tokens in ANTHROPIC_MIN_TOKENS.items() if family in name),
-                ANTHROPIC_DEFAULT_MIN_TOKENS)
 
 
 def _mark_breakpoints(request: ChatRequest, model: str) -> ChatRequest:

@@ -41,9 +41,3 @@ def price(model: ModelInfo | None, usage: Usage) -> Cost:
         + usage.output_tokens * model.output_price
     ) / PER_TOKEN
     return Cost(round(usd, 10))
-
-
-def saving(baseline: Cost, actual: Cost) -> Cost:
-    if baseline.usd is None or actual.usd is None:
-        return UNKNOWN
-    return Cost(round(max(0.0, baseline.usd - actual.usd), 10))

@@ -11,48 +11,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, fields
-from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from asahi.ledger.rows import FIELDS, UsageRow
 from asahi.observability.metrics import Metrics
 from asahi.store.tables import usage_records
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
-class UsageRow:
-    request_id: str
-    org_id: str
-    key_id: str | None
-    surface: str
-    model_requested: str | None
-    model_used: str | None
-    provider: str | None
-    input_tokens: int
-    output_tokens: int
-    cached_input_tokens: int
-    cost_usd: float | None
-    baseline_cost_usd: float | None
-    saved_usd: float | None
-    cost_complete: bool
-    saving_cause: str | None
-    cache_tier: int
-    latency_ms: float
-    overhead_ms: float
-    status: int
-    created_at: datetime
-
-
-_FIELDS = tuple(f.name for f in fields(UsageRow))
-
-
-_LIMITS = {"model_requested": 100, "model_used": 100, "provider": 50, "surface": 20, "saving_cause": 20}
+_LIMITS = {"model_requested": 100, "model_used": 100, "provider": 50, "surface": 20, "saving_cause": 20,
+           "error_code": 64, "routing_reason": 500}
 
 
 class _Statement:
@@ -82,7 +55,7 @@ class _Statement:
 
 
 def _statement(dialect: Dialect) -> _Statement:
-    compiled = usage_records.insert().compile(dialect=dialect, column_keys=list(_FIELDS))
+    compiled = usage_records.insert().compile(dialect=dialect, column_keys=list(FIELDS))
     # Both supported drivers (aiosqlite, asyncpg; settings accept no other) take positional parameters.
     if not compiled.positiontup:
         raise RuntimeError(f"the {dialect.name} driver takes named parameters; the ledger expects positional ones")

@@ -43,5 +43,5 @@ def configure(level: str) -> None:
     root.setLevel(level)
     # uvicorn's access log would duplicate our request lines and print client addresses per request.
     logging.getLogger("uvicorn.access").disabled = True
-    for name in ("httpx", "httpcore", "openai", "anthropic", "alembic"):
+    for name in ("httpx", "httpcore", "aiohttp", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -29,3 +29,16 @@ class Metrics:
             "asahi_ledger_dropped_total", "Usage rows dropped because the writer queue was full",
             registry=self.registry,
         )
+
+    def observe(
+        self, surface: str, status: int, cache: str, overhead_ms: float, cost_usd: float | None,
+        saved_usd: float | None, cause: str | None,
+    ) -> None:
+        """One finished request. Counters only grow: a negative saving (cache writes not yet read) is in the
+        ledger, not here."""
+        self.overhead.observe(overhead_ms / 1000)
+        self.requests.labels(surface, str(status), cache).inc()
+        if cost_usd:
+            self.cost_usd.inc(cost_usd)
+        if saved_usd and saved_usd > 0 and cause:
+            self.saved_usd.labels(cause).inc(saved_usd)

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from asahi.providers.base import Provider
 from asahi.providers.compatible import compatible_provider
 from asahi.providers.openai.adapter import OpenAIProvider
 from asahi.providers.simulator import SimulatorProvider
-from asahi.settings import Settings, SettingsError
+from asahi.settings import Settings
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
-    routing = settings.section("routing")
-    timeout = float(routing.get("request_timeout_seconds", 120))
+    timeout = settings.config.routing.request_timeout_seconds
     providers: dict[str, Provider] = {}
     if settings.openai_api_key:
         providers["openai"] = OpenAIProvider(settings.openai_api_key, settings.openai_base_url, timeout=timeout)
@@ -23,21 +20,10 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
         providers["anthropic"] = AnthropicProvider(
             settings.anthropic_api_key, settings.anthropic_base_url, timeout=timeout
         )
-    for server in settings.config.get("compatible_providers") or []:
-        providers[_name(server)] = compatible_provider(
-            _name(server), str(server["base_url"]),
-            settings.environ.get(str(server.get("api_key_env", ""))) or None, timeout=timeout,
-        )
-    simulator = settings.section("simulator")
-    providers["simulator"] = SimulatorProvider(
-        latency_ms=float(simulator.get("latency_ms", 0)), output_tokens=int(simulator.get("output_tokens", 48)),
-        prompt_caching=bool(simulator.get("prompt_caching", True)),
-    )
+    for server in settings.config.compatible_providers:
+        key = settings.environ.get(server.api_key_env) if server.api_key_env else None
+        providers[server.name] = compatible_provider(server.name, str(server.base_url), key or None, timeout=timeout)
+    simulator = settings.config.simulator
+    providers["simulator"] = SimulatorProvider(latency_ms=simulator.latency_ms, output_tokens=simulator.output_tokens,
+                                               prompt_caching=simulator.prompt_caching)
     return providers
-
-
-def _name(server: dict[str, Any]) -> str:
-    name = server.get("name")
-    if not isinstance(name, str) or not name or "base_url" not in server:
-        raise SettingsError("config compatible_providers entries need a name and a base_url")
-    return name

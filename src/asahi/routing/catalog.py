@@ -6,10 +6,11 @@ incomplete instead of pretending it was free.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from asahi.settings import SettingsError
+from asahi.config import CompatibleProvider, Config, SettingsError
 
 CAPABILITIES = frozenset({"tools", "vision", "json"})
 
@@ -73,10 +74,13 @@ class Catalog:
         self._models = models
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Catalog:
-        raw = config.get("models") or {}
-        if not isinstance(raw, dict):
-            raise SettingsError("config models must be a mapping of model name to its entry")
+    def from_config(cls, config: Config) -> Catalog:
+        return cls.from_entries(config.models, config.compatible_providers)
+
+    @classmethod
+    def from_entries(
+        cls, raw: dict[str, dict[str, Any]], compatible_providers: Sequence[CompatibleProvider] = ()
+    ) -> Catalog:
         models: dict[str, ModelInfo] = {}
         for name, entry in raw.items():
             stands_in_for = entry.get("stands_in_for")
@@ -86,9 +90,9 @@ class Catalog:
                 if not base:
                     raise SettingsError(f"config models.{name}.stands_in_for names unknown model {stands_in_for}")
             models[name] = _model(name, entry, base)
-        for server in config.get("compatible_providers") or []:
-            for name, entry in (server.get("models") or {}).items():
-                models[name] = _model(name, {**entry, "provider": server["name"]}, None)
+        for server in compatible_providers:
+            for name, entry in server.models.items():
+                models[name] = _model(name, {**entry, "provider": server.name}, None)
         return cls(models)
 
     def get(self, name: str) -> ModelInfo | None:

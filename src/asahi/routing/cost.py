@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from asahi.domain import ChatRequest, ImagePart
+from asahi.domain import ChatRequest, ChatResult, ImagePart
 from asahi.routing.catalog import ModelInfo
 
 CHARS_PER_TOKEN = 4
@@ -49,3 +49,11 @@ def estimate_cost(model: ModelInfo, input_tokens: int, output_tokens: int) -> fl
     if model.input_price is None or model.output_price is None:
         return None
     return (input_tokens * model.input_price + output_tokens * model.output_price) / 1e6
+
+
+def estimate_output_tokens(result: ChatResult) -> int:
+    """Tokens of an answer the provider never counted (a stream cut off before its usage event)."""
+    return sum(
+        estimate_tokens(c.message.text) + sum(estimate_tokens(t.arguments) for t in c.message.tool_calls)
+        for c in result.choices
+    )

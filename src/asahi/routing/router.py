@@ -24,53 +24,25 @@ GUIDED preferences:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Literal, NamedTuple
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from asahi.domain import ChatRequest, ImagePart
 from asahi.errors import AsahiError, BadRequest
+from asahi.governance.policy import OrgPolicy
 from asahi.routing.catalog import Catalog, ModelInfo
 from asahi.routing.cost import estimate_cost, estimate_input_tokens, expected_output_tokens
+from asahi.routing.hints import AUTO_MODEL, RoutingHints, RoutingMode
 from asahi.routing.learned import Assessment, LearnedRouter, goes_cheap, saving_tokens
 
-AUTO_MODEL = "asahi/auto"
 # The catalog tier of the training data's cheap model (Mixtral-8x7B); the strong model is the org's baseline.
 CHEAP_TIER = 3
 QUALITY_WORDS = {"low": 0.85, "high": 0.99}  # "medium" means the org's own floor
-
-
-class RoutingMode(StrEnum):
-    EXPLICIT = "explicit"
-    AUTOPILOT = "autopilot"
-    GUIDED = "guided"
-
-
-@dataclass(frozen=True, slots=True)
-class OrgRoutingPolicy:
-    """An org's routing overrides; None means the gateway's default for that field."""
-
-    allowed_models: frozenset[str] | None = None  # None: every model the gateway serves
-    default_model: str | None = None  # for requests the router cannot judge
-    baseline_model: str | None = None  # the "strong" model quality is measured against, and savings too
-    quality_floor: float = 0.95  # share of the baseline's quality AUTOPILOT keeps
-
-
-@dataclass(frozen=True, slots=True)
-class RoutingPreferences:
-    """What the caller asked for. `mode` None: "asahi/auto" means AUTOPILOT, or GUIDED when a preference is set."""
-
-    mode: RoutingMode | None = None
-    quality: float | str | None = None
-    latency: Literal["low", "normal"] | None = None
-    cost_budget: float | None = None
-
-    @property
-    def guided(self) -> bool:
-        return self.quality is not None or self.latency is not None or self.cost_budget is not None
+DEFAULT_QUALITY_FLOOR = 0.95
 
 
 class Alternative(NamedTuple):
@@ -80,12 +52,15 @@ class Alternative(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class RouteDecision:
-    model: str
+class Route:
+    """Which model answers a request, why, and what is tried when its provider fails."""
+
+    model: ModelInfo
     mode: RoutingMode
     reason: str
     alternatives: list[Alternative]  # every candidate considered, cheapest first
     estimated_cost: float | None = None
+    fallbacks: tuple[ModelInfo, ...] = ()  # tried in order when the model's provider fails; all allowed
 
 
 def _needs(request: ChatRequest) -> frozenset[str]:
@@ -106,15 +81,32 @@ def _expected_loss(loss: float, model: ModelInfo, strong: ModelInfo) -> float:
     return loss * (strong.quality - model.quality) / max(strong.quality - CHEAP_TIER, 1)
 
 
-def _validate(preferences: RoutingPreferences) -> None:
-    if preferences.latency not in (None, "low", "normal"):
+def _validate(hints: RoutingHints) -> None:
+    if hints.latency not in (None, "low", "normal"):
         raise BadRequest('latency_preference must be "low" or "normal".')
-    if preferences.cost_budget is not None and not preferences.cost_budget > 0:
+    if hints.cost_budget is not None and not hints.cost_budget > 0:
         raise BadRequest("cost_budget must be a positive number of USD.")
 
 
 def _by_cost(cost: float | None) -> float:
     return float("inf") if cost is None else cost
+
+
+def check_limits(request: ChatRequest, model: ModelInfo) -> None:
+    """Refuse what the model cannot take, before anything is sent: max_tokens above its output cap (400), a
+    prompt longer than its context window (413)."""
+    if request.max_tokens is not None and request.max_tokens > model.max_output_tokens:
+        raise BadRequest(
+            f"max_tokens {request.max_tokens} is above {model.name}'s limit of {model.max_output_tokens}.",
+            code="max_tokens_too_large", param="max_tokens",
+        )
+    estimate = estimate_input_tokens(request)
+    if estimate > model.context_window:
+        raise AsahiError(
+            413, "context_length_exceeded",
+            f"The prompt is about {estimate} tokens; {model.name} accepts at most {model.context_window}.",
+            details={"param": "messages", "limit": model.context_window},
+        )
 
 
 def _usd(cost: float | None) -> str:
@@ -132,60 +124,68 @@ class Router:
         providers: frozenset[str] | None = None,
         default_model: str | None = None,
         baseline_model: str | None = None,
+        quality_floor: float = DEFAULT_QUALITY_FLOOR,
+        fallbacks: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         """`providers`: the configured providers; models of any other are never offered. The two model names
-        are the gateway-wide defaults an org policy overrides."""
-        self._catalog = catalog
+        and the floor are the gateway-wide defaults an org policy overrides; `fallbacks` maps a model to the
+        models tried when its provider fails."""
+        self.catalog = catalog
         self._learned = learned
-        self._providers = providers
         self._default_model = default_model
         self._baseline_model = baseline_model
+        self._floor_default = quality_floor
+        self._fallbacks = {name: tuple(names) for name, names in (fallbacks or {}).items()}
         # The catalog is immutable: compute once what every request would otherwise recompute.
         self._served = catalog.models() if providers is None else catalog.served_by(set(providers))
-
-    @property
-    def baseline_model(self) -> str | None:
-        """The gateway-wide baseline, what an org without its own is measured against."""
-        return self._baseline_model
 
     def served(self) -> list[ModelInfo]:
         return self._served
 
-    def allowed(self, policy: OrgRoutingPolicy) -> list[ModelInfo]:
-        models = self.served()
-        if policy.allowed_models is not None:
-            models = [m for m in models if m.name in policy.allowed_models]
-        return models
+    def allowed(self, policy: OrgPolicy) -> list[ModelInfo]:
+        if policy.allowed_models is None:
+            return self._served
+        return [m for m in self._served if m.name in policy.allowed_models]
+
+    def baseline(self, request: ChatRequest, hints: RoutingHints, policy: OrgPolicy) -> ModelInfo | None:
+        """What the request would have cost without Asahi: the model asked for, or the org's baseline model."""
+        if hints.resolve(request.model) is RoutingMode.EXPLICIT:
+            return self.catalog.get(request.model)
+        name = policy.baseline_model or self._baseline_model
+        if name is None or not policy.allows(name):
+            return None
+        return next((m for m in self._served if m.name == name), None)
 
     def route(
         self,
         request: ChatRequest,
-        policy: OrgRoutingPolicy,
-        preferences: RoutingPreferences | None = None,
+        policy: OrgPolicy,
+        hints: RoutingHints | None = None,
         embedding: npt.NDArray[np.float32] | None = None,
-    ) -> RouteDecision:
-        """Decide the model. `embedding` is the semantic cache's vector of the last user turn, if it made one."""
-        preferences = preferences or RoutingPreferences()
+    ) -> Route:
+        """Decide the model. `embedding` is the prompt's vector (the router's own embedder), if one was made."""
+        hints = hints or RoutingHints()
         allowed = self.allowed(policy)
-        names = sorted(m.name for m in allowed)
         if not allowed:
             raise AsahiError(403, "no_models_allowed", "This organisation has no models allowed.")
-        _validate(preferences)
-        mode = preferences.mode or (
-            RoutingMode.EXPLICIT
-            if request.model != AUTO_MODEL
-            else RoutingMode.GUIDED
-            if preferences.guided
-            else RoutingMode.AUTOPILOT
-        )
+        _validate(hints)
+        mode = hints.resolve(request.model)
         if mode is RoutingMode.EXPLICIT:
-            return self._explicit(request, allowed, names)
-        return self._choose(request, policy, preferences, embedding, allowed, mode)
+            route = self._explicit(request, allowed)
+        else:
+            route = self._choose(request, policy, hints, embedding, allowed, mode)
+        check_limits(request, route.model)
+        names = self._fallbacks.get(route.model.name)
+        if not names:
+            return route
+        fallbacks = tuple(m for name in names for m in allowed if m.name == name)
+        return replace(route, fallbacks=fallbacks)
 
-    def _explicit(self, request: ChatRequest, allowed: list[ModelInfo], names: list[str]) -> RouteDecision:
+    def _explicit(self, request: ChatRequest, allowed: list[ModelInfo]) -> Route:
         model = next((m for m in allowed if m.name == request.model), None)
         if model is None:
-            known = any(m.name == request.model for m in self.served())
+            names = sorted(m.name for m in allowed)
+            known = any(m.name == request.model for m in self._served)
             status, code, verb = (
                 (403, "model_not_allowed", "is not allowed") if known else (404, "model_not_found", "is not available")
             )
@@ -196,8 +196,8 @@ class Router:
                 details={"allowed_models": names},
             )
         cost = estimate_cost(model, estimate_input_tokens(request), expected_output_tokens(request, model))
-        return RouteDecision(
-            model.name,
+        return Route(
+            model,
             RoutingMode.EXPLICIT,
             f"explicit: the caller named {model.name}",
             [Alternative(model.name, cost, None)],
@@ -207,12 +207,12 @@ class Router:
     def _choose(
         self,
         request: ChatRequest,
-        policy: OrgRoutingPolicy,
-        preferences: RoutingPreferences,
+        policy: OrgPolicy,
+        hints: RoutingHints,
         embedding: npt.NDArray[np.float32] | None,
         allowed: list[ModelInfo],
         mode: RoutingMode,
-    ) -> RouteDecision:
+    ) -> Route:
         needs = _needs(request)
         capable = [m for m in allowed if needs <= m.capabilities]
         if not capable:
@@ -234,7 +234,7 @@ class Router:
         strong = self._pick_named(fits, policy.baseline_model or self._baseline_model) or max(
             fits, key=lambda m: (m.quality, -_by_cost(costs[m.name]))
         )
-        floor = self._floor(preferences, policy)
+        floor = self._floor(hints, policy)
         label = mode.value
 
         assessment = self._predict(request, embedding, needs)
@@ -252,10 +252,10 @@ class Router:
             quality = {name: min(1.0, max(0.0, 1.0 - loss)) for name, loss in losses.items()}
             threshold = self._learned.threshold(floor, assessment.family) if self._learned else -float("inf")
             chosen, reason = self._best_trade_off(
-                request, input_tokens, fits, costs, losses, threshold, strong, preferences, label, assessment, floor
+                request, input_tokens, fits, costs, losses, threshold, strong, hints, label, assessment, floor
             )
 
-        budget = preferences.cost_budget
+        budget = hints.cost_budget
         if budget is not None:
             within = [m for m in fits if costs[m.name] is not None and _by_cost(costs[m.name]) <= budget]
             if not within:
@@ -271,8 +271,8 @@ class Router:
                 best = max(within, key=lambda m: (quality[m.name] or 0.0, -_by_cost(costs[m.name])))
                 chosen, reason = best, f"{reason}; over cost_budget ${budget:.6f}, so {best.name} instead"
         candidates = sorted(fits, key=lambda m: _by_cost(costs[m.name]))
-        return RouteDecision(
-            chosen.name,
+        return Route(
+            chosen,
             mode,
             reason,
             [Alternative(m.name, costs[m.name], quality[m.name]) for m in candidates],
@@ -288,7 +288,7 @@ class Router:
         losses: dict[str, float],
         threshold: float,
         strong: ModelInfo,
-        preferences: RoutingPreferences,
+        hints: RoutingHints,
         label: str,
         assessment: Assessment,
         floor: float,
@@ -309,14 +309,14 @@ class Router:
                 # model: a lossless switch still scores 0, a predicted gain more.
                 net[m.name] = max(threshold, 0.0) * saving - losses[m.name]
         qualifying = [m for m in fits if m.name in net]
-        if preferences.latency == "low":
+        if hints.latency == "low":
             chosen = min(qualifying, key=lambda m: (m.quality, _by_cost(costs[m.name])))
         else:
             chosen = max(qualifying, key=lambda m: (net[m.name], -_by_cost(costs[m.name])))
         return chosen, (
             f"{label}: expected loss on the cheap tier {assessment.loss:.1%} of {strong.name}'s quality, answer "
             f"~{assessment.answer_tokens:.0f} tokens; {chosen.name} is the "
-            f"{'smallest' if preferences.latency == 'low' else 'best-trade-off'} model keeping {floor:.0%} "
+            f"{'smallest' if hints.latency == 'low' else 'best-trade-off'} model keeping {floor:.0%} "
             f"(a cheaper model needs loss ≤ {threshold:.3g} × strong output tokens saved; "
             f"est. {_usd(costs[chosen.name])} vs {_usd(costs[strong.name])})"
         )
@@ -341,11 +341,11 @@ class Router:
     def _pick_named(models: list[ModelInfo], name: str | None) -> ModelInfo | None:
         return next((m for m in models if m.name == name), None)
 
-    @staticmethod
-    def _floor(preferences: RoutingPreferences, policy: OrgRoutingPolicy) -> float:
-        wanted = preferences.quality
+    def _floor(self, hints: RoutingHints, policy: OrgPolicy) -> float:
+        own = policy.quality_floor if policy.quality_floor is not None else self._floor_default
+        wanted = hints.quality
         if wanted is None or wanted == "medium":
-            return policy.quality_floor
+            return own
         if isinstance(wanted, str):
             if wanted not in QUALITY_WORDS:
                 raise BadRequest('quality_preference must be "low", "medium", "high" or a number in 0..1.')

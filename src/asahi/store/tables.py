@@ -67,11 +67,21 @@ usage_records = Table(
     Column("cost_complete", Boolean, nullable=False, default=True),
     Column("saving_cause", String(20), nullable=True),
     Column("cache_tier", Integer, nullable=False, default=0),
+    # miss, t1, t2, t3 (a miss the provider's prompt cache served in part) or bypass (not cacheable).
+    Column("cache", String(8), nullable=False, server_default="miss"),
+    Column("cache_write_tokens", Integer, nullable=False, server_default="0"),
+    Column("reasoning_tokens", Integer, nullable=False, server_default="0"),
+    Column("routing_reason", String(500), nullable=True),
+    Column("alternatives", JSON, nullable=True),  # [[model, estimated USD, predicted quality share], ...]
+    Column("similarity", Float, nullable=True),  # tier 2 hits: the confirmed similarity
+    Column("error_code", String(64), nullable=True),
+    Column("prompt_cache_saved_usd", Float, nullable=True),  # the tier 3 part of saved_usd
     Column("latency_ms", Float, nullable=False, default=0.0),
     Column("overhead_ms", Float, nullable=False, default=0.0),
     Column("status", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Index("ix_usage_records_org_created", "org_id", "created_at"),
+    # Newest first within an org, with the id as the tie-break a cursor needs.
+    Index("ix_usage_records_org_request", "org_id", "created_at", "id"),
 )
 
 audit_log = Table(

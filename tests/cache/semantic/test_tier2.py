@@ -22,7 +22,7 @@ def body(text: str, **extra: Any) -> dict[str, Any]:
 
 
 def tier2_of(running: Running) -> Tier2:
-    tier2 = running.app.state.components.pipeline.tier2
+    tier2 = running.app.state.components.tier2
     assert tier2 is not None
     tier2.cache.verify_sample_rate = 0.0  # no random verification: each decision below is deterministic
     return tier2

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from asahi.cache.prefix import anthropic_min_tokens
 from asahi.domain import ChatRequest, Message, TextPart, Tool
 from asahi.providers.base import Account
+from asahi.providers.prompt_caching import anthropic_min_tokens
 from asahi.providers.simulator.prompt import Block, read_prompt
 from asahi.providers.simulator.prompt_cache import LIFETIME_SECONDS, PromptCache
 

@@ -104,16 +104,14 @@ class SemanticCache:
     def model(self, org_id: str) -> OrgModel:
         model = self._models.get(org_id)
         if model is None:
-            model = self._models[org_id] = OrgModel(delta=self.default_delta)
+            model = self._models[org_id] = OrgModel()
         return model
 
-    def set_delta(self, org_id: str, delta: float) -> None:
-        """The org's target: the share of its tier 2 hits allowed to be wrong."""
-        if not 0 < delta < 1:
-            raise ValueError("delta must be between 0 and 1")
-        self.model(org_id).delta = delta
-
-    async def lookup(self, org_id: str, context_key: str, text: str, embedding: Vector) -> Tier2Decision:
+    async def lookup(
+        self, org_id: str, context_key: str, text: str, embedding: Vector, delta: float | None = None
+    ) -> Tier2Decision:
+        """`delta`: the org's bound on wrong hits per lookup (its policy's), else the configured default."""
+        delta = self.default_delta if delta is None else delta
         try:
             matches = await self.index.search(org_id, embedding, self.k, context_key)
         except VectorStoreError as exc:
@@ -134,7 +132,7 @@ class SemanticCache:
                 veto = veto or fired
                 continue
             _, lower = model.correct_probability(match.score, entry.state)
-            if model.affordable(1 - lower) and (best is None or lower > best[0]):
+            if model.affordable(1 - lower, delta) and (best is None or lower > best[0]):
                 best = (lower, entry, match.score)
             if explore is None and match.score >= EXPLORE_FLOOR:
                 explore = (entry, match.score)

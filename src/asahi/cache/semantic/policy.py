@@ -71,7 +71,6 @@ class EntryState:
 class OrgModel:
     """The org-wide sigmoid fit (γ, t₀) with its Laplace covariance, from the org's recent labels."""
 
-    delta: float = 0.02
     labels: deque[tuple[float, bool]] = field(default_factory=lambda: deque(maxlen=MAX_ORG_LABELS))
     gamma: float = PRIOR_GAMMA[0]
     t0: float = PRIOR_T0[0]
@@ -145,20 +144,20 @@ class OrgModel:
         self.lookups = self.lookups * decay + 1
         self.spent *= decay
 
-    def affordable(self, error: float) -> bool:
+    def affordable(self, error: float, delta: float) -> bool:
         """May a hit with this estimated error be served without the org's error rate passing δ?"""
-        return error <= MAX_ERROR_FACTOR * self.delta and self.spent + error <= self.delta * self.lookups
+        return error <= MAX_ERROR_FACTOR * delta and self.spent + error <= delta * self.lookups
 
     def charge(self, error: float) -> None:
         self.spent += error
 
     def to_json(self) -> dict[str, Any]:
-        return {"delta": self.delta, "lookups": self.lookups, "spent": self.spent,
+        return {"lookups": self.lookups, "spent": self.spent,
                 "labels": [[round(s, 5), c] for s, c in self.labels]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OrgModel:
-        model = cls(delta=float(data.get("delta", 0.02)), lookups=float(data.get("lookups", 0.0)),
+        model = cls(lookups=float(data.get("lookups", 0.0)),
                     spent=float(data.get("spent", 0.0)))
         for s, c in data.get("labels", []):
             model.labels.append((float(s), bool(c)))

@@ -49,7 +49,11 @@ class Tier2:
         self._max_chars = max_prompt_chars
         self._background: set[asyncio.Task[None]] = set()
 
-    async def probe(self, org_id: str, request: ChatRequest, scope: str, read: bool) -> Probe:
+    async def probe(
+        self, org_id: str, request: ChatRequest, scope: str, *, read: bool = True, delta: float | None = None
+    ) -> Probe:
+        """Embed the request once and look it up. `read` False (`no-cache`) embeds without looking up, so the
+        answer can still be stored; `delta` is the org's bound on wrong hits (None: the configured default)."""
         query = tier2_query(org_id, request, route=scope, max_chars=self._max_chars)
         if query is None:
             return Probe(None, None, Tier2Decision.miss("skipped"))
@@ -61,7 +65,7 @@ class Tier2:
         if not read:
             return Probe(query, embedding, Tier2Decision.miss("no-cache"))
         try:
-            decision = await self.cache.lookup(org_id, query.context_key, query.text, embedding)
+            decision = await self.cache.lookup(org_id, query.context_key, query.text, embedding, delta)
         except Tier2Unavailable as exc:
             self._failed("lookup", exc)
             decision = Tier2Decision.miss("vector store failed")

@@ -1,106 +1,59 @@
-"""Anthropic through the official async SDK."""
+"""Anthropic's Messages API over one pooled HTTP client."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from typing import Any
 
-import anthropic
-import httpx2
-import orjson
-from anthropic import AsyncAnthropic, AsyncStream, DefaultAioHttpClient, DefaultAsyncHttpxClient
-from anthropic.types import Message as WireMessage
+from asahi.domain import ChatRequest, ChatResult
+from asahi.providers.anthropic.upstream import MessageEventTranslator, result_from_wire, to_wire
+from asahi.providers.http import HttpProvider
 
-from asahi.domain import ChatRequest, ChatResult, StreamEvent
-from asahi.errors import ProviderError
-from asahi.providers.anthropic.upstream import EventTranslator, result_from_wire, to_wire
-from asahi.providers.base import Account
-from asahi.providers.upstream_errors import connection_error, status_error, timeout_error
-
-# An `event: error` mid-stream reaches the SDK on a 200 response; its type says what the status would have been.
-_STREAM_ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "invalid_request_error": 400}
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+API_VERSION = "2023-06-01"
+# An `event: error` mid-stream arrives on a 200 response; its type says what the status would have been.
+_STREAM_ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "invalid_request_error": 400,
+                        "request_too_large": 413}
 
 
-def map_error(err: anthropic.APIError, provider: str) -> ProviderError:
-    """529 overloaded and 429 stay retryable with their retry-after; see `upstream_errors` for the rest."""
-    if isinstance(err, anthropic.APITimeoutError):
-        return timeout_error(provider)
-    if isinstance(err, anthropic.APIConnectionError):
-        return connection_error(provider, err.message)
-    if isinstance(err, anthropic.APIStatusError):
-        status = err.status_code if err.status_code >= 400 else _STREAM_ERROR_STATUS.get(err.type or "", 500)
-        return status_error(provider, status, err.api_message or err.message, err.response.headers)
-    # A body the SDK could not read as a message.
-    return ProviderError(502, "provider_error", f"{provider} failed: {err.message}", provider=provider,
-                         retryable=True)
-
-
-class AnthropicProvider:
-    """One pooled SDK client per instance; retries are off because the resilience layer owns them.
-
-    Uses the SDK's aiohttp transport for the same measured reason as `OpenAIProvider`.
-    """
+class AnthropicProvider(HttpProvider):
+    path = "/v1/messages"
 
     def __init__(
         self,
-        api_key: str,
+        api_key: str | None,
         base_url: str | None = None,
         name: str = "anthropic",
         timeout: float = 120.0,
         *,
         default_max_tokens: int = 4096,
-        aiohttp: bool = True,
+        pool_size: int = 100,
     ) -> None:
-        self.name = name
         self._default_max_tokens = default_max_tokens
-        self._client = AsyncAnthropic(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=0,
-            http_client=DefaultAioHttpClient() if aiohttp else DefaultAsyncHttpxClient(),
-        )
+        super().__init__(name, base_url or DEFAULT_BASE_URL, api_key, timeout=timeout, pool_size=pool_size)
 
-    async def complete(self, request: ChatRequest, model: str, account: Account | None = None) -> ChatResult:
-        wire = to_wire(request, model, default_max_tokens=self._default_max_tokens)
-        wire.pop("stream", None)
-        try:
-            # As in `OpenAIProvider`: the client's own request path (auth, version header, errors, timeouts)
-            # without the resource method's parameter transform and response models.
-            response = await self._client.post("/v1/messages", body=wire, cast_to=httpx2.Response)
-            message = orjson.loads(await response.aread())
-        except anthropic.APIError as err:
-            raise map_error(err, self.name) from err
-        except orjson.JSONDecodeError as err:
-            raise ProviderError(502, "provider_error", f"{self.name} sent a body that is not JSON.",
-                                provider=self.name, retryable=True) from err
-        if not isinstance(message, dict):
-            raise ProviderError(502, "provider_error", f"{self.name} sent a body that is not a message.",
-                                provider=self.name, retryable=True)
-        return result_from_wire(message, self.name)
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        headers = {"anthropic-version": API_VERSION}
+        if api_key:
+            headers["x-api-key"] = api_key
+        return headers
 
-    async def stream(
-        self, request: ChatRequest, model: str, account: Account | None = None
-    ) -> AsyncIterator[StreamEvent]:
-        wire = to_wire(request, model, default_max_tokens=self._default_max_tokens)
-        wire["stream"] = True
-        translator = EventTranslator()
-        try:
-            # `AsyncStream[object]` hands over each event's JSON as is, without building the SDK's event models.
-            events = await self._client.post(
-                "/v1/messages", body=wire, cast_to=WireMessage, stream=True, stream_cls=AsyncStream[object],
-            )
-            async with events:
-                async for event in events:
-                    if not isinstance(event, dict):
-                        raise ProviderError(502, "provider_error", f"{self.name} sent a stream event that is not "
-                                            "a JSON object.", provider=self.name, retryable=False)
-                    for translated in translator.translate(event):
-                        yield translated
-        except anthropic.APIError as err:
-            raise map_error(err, self.name) from err
-        except httpx2.TransportError as err:
-            # A connection dropped mid-stream surfaces from the transport, not as an SDK error.
-            raise connection_error(self.name, str(err) or type(err).__name__) from err
+    def to_wire(self, request: ChatRequest, model: str, *, stream: bool) -> dict[str, Any]:
+        return to_wire(request, model, stream=stream, default_max_tokens=self._default_max_tokens)
 
-    async def aclose(self) -> None:
-        await self._client.close()
+    def result_from_wire(self, body: dict[str, Any]) -> ChatResult:
+        return result_from_wire(body, self.name)
+
+    def translator(self) -> MessageEventTranslator:
+        return MessageEventTranslator()
+
+    def error_message(self, body: Any) -> str | None:
+        error = body.get("error") if isinstance(body, dict) else None
+        message = error.get("message") if isinstance(error, dict) else None
+        return message if isinstance(message, str) else None
+
+    def stream_error(self, data: dict[str, Any], event: str | None) -> int | None:
+        if data.get("type") != "error" and event != "error":
+            return None
+        error = data.get("error")
+        kind = error.get("type") if isinstance(error, dict) else None
+        return _STREAM_ERROR_STATUS.get(str(kind), 500)

@@ -1,4 +1,4 @@
-"""The Anthropic Messages format as a client: `ChatRequest` out to the SDK, SDK objects back in.
+"""The Anthropic Messages format as a client: the body Asahi sends, and the answers and events it reads.
 
 OpenAI-shaped requests need translating: system messages are hoisted into `system`, tool results become
 `tool_result` blocks inside user turns, JSON response formats become a system instruction (Anthropic has no
@@ -30,7 +30,8 @@ from asahi.domain import (
     UsageEvent,
 )
 from asahi.errors import BadRequest
-from asahi.providers.anthropic.wire import tool_input
+from asahi.providers.anthropic.surface import tool_input
+from asahi.providers.upstream_errors import InvalidResponse
 
 _EPHEMERAL = {"type": "ephemeral"}
 _JSON_INSTRUCTION = "Reply with one valid JSON object and nothing else: no prose, no code fences."
@@ -108,8 +109,8 @@ def _tool_choice(request: ChatRequest) -> dict[str, Any] | None:
     return wire
 
 
-def to_wire(request: ChatRequest, model: str, *, default_max_tokens: int = 4096) -> dict[str, Any]:
-    """Keyword arguments for `messages.create`; `max_tokens` is mandatory there, so a default fills it.
+def to_wire(request: ChatRequest, model: str, *, stream: bool, default_max_tokens: int = 4096) -> dict[str, Any]:
+    """The `/v1/messages` body; `max_tokens` is mandatory there, so a default fills it.
 
     temperature, top_p and seed are not sent: the current Messages API (and its SDK) takes no sampling
     parameters, and they are hints whose loss is better than a refused request.
@@ -134,7 +135,7 @@ def to_wire(request: ChatRequest, model: str, *, default_max_tokens: int = 4096)
         wire["stop_sequences"] = request.stop
     if request.user is not None:
         wire["metadata"] = {"user_id": request.user}
-    if request.stream:
+    if stream:
         wire["stream"] = True
     return wire
 
@@ -168,11 +169,13 @@ _FINISH: dict[str, FinishReason] = {
 
 
 def result_from_wire(message: dict[str, Any], provider: str = "anthropic") -> ChatResult:
-    """A `message` body, read as plain JSON: building the SDK's models for it costs more than the rest of the
-    gateway's work on a request."""
+    """A `message` body, read as plain JSON. Anything else is not an answer (it would be billed $0)."""
+    content = message.get("content")
+    if message.get("type") != "message" or not isinstance(content, list):
+        raise InvalidResponse("a message needs type 'message' and a 'content' array")
     parts: list[Part] = []
     calls: list[ToolCall] = []
-    for block in message.get("content") or []:
+    for block in content:
         if block.get("type") == "text":
             parts.append(TextPart(block.get("text") or ""))
         elif block.get("type") == "tool_use":
@@ -188,35 +191,41 @@ def result_from_wire(message: dict[str, Any], provider: str = "anthropic") -> Ch
     )
 
 
-class EventTranslator:
+class MessageEventTranslator:
     """Anthropic stream events to Asahi `StreamEvent`s; content blocks are numbered, tool calls counted."""
 
     def __init__(self) -> None:
+        self.done = False
         self._usage = Usage()
         self._finish: FinishReason = "stop"
         self._tools: dict[int, int] = {}  # content block index -> tool_index
 
-    def translate(self, event: dict[str, Any]) -> list[StreamEvent]:
-        """One stream event, read as plain JSON for the same reason as `result_from_wire`."""
-        kind = event.get("type")
+    def translate(self, data: dict[str, Any], event: str | None = None) -> list[StreamEvent]:
+        """One stream event's JSON (its `type` names it; the SSE event name repeats it)."""
+        kind = data.get("type")
         if kind == "message_start":
-            self._usage = usage_from_wire((event.get("message") or {}).get("usage"))
+            self._usage = usage_from_wire((data.get("message") or {}).get("usage"))
         elif kind == "content_block_start":
-            block = event.get("content_block") or {}
+            block = data.get("content_block") or {}
             if block.get("type") == "tool_use":
-                tool_index = self._tools[event.get("index", 0)] = len(self._tools)
+                tool_index = self._tools[data.get("index", 0)] = len(self._tools)
                 return [ToolCallDelta(0, tool_index, block.get("id"), block.get("name"), "")]
             if block.get("type") == "text" and block.get("text"):
                 return [TextDelta(0, block["text"])]
         elif kind == "content_block_delta":
-            delta = event.get("delta") or {}
+            delta = data.get("delta") or {}
             if delta.get("type") == "text_delta":
                 return [TextDelta(0, delta.get("text") or "")]
-            if delta.get("type") == "input_json_delta" and event.get("index") in self._tools:
-                return [ToolCallDelta(0, self._tools[event["index"]], None, None, delta.get("partial_json") or "")]
+            if delta.get("type") == "input_json_delta" and data.get("index") in self._tools:
+                return [ToolCallDelta(0, self._tools[data["index"]], None, None, delta.get("partial_json") or "")]
         elif kind == "message_delta":
-            self._usage = usage_from_wire(event.get("usage"), self._usage)
-            self._finish = _FINISH.get((event.get("delta") or {}).get("stop_reason") or "", "stop")
+            self._usage = usage_from_wire(data.get("usage"), self._usage)
+            self._finish = _FINISH.get((data.get("delta") or {}).get("stop_reason") or "", "stop")
         elif kind == "message_stop":
+            self.done = True
             return [FinishEvent(0, self._finish), UsageEvent(self._usage)]
+        return []
+
+    @staticmethod
+    def finish() -> list[StreamEvent]:
         return []

@@ -1,4 +1,4 @@
-"""The OpenAI Chat Completions format as a client: `ChatRequest` out to the SDK, SDK objects back in."""
+"""The OpenAI Chat Completions format as a client: the body Asahi sends, and the answers and chunks it reads."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from asahi.domain import (
     Usage,
     UsageEvent,
 )
+from asahi.providers.upstream_errors import InvalidResponse
 
 
 def _part(part: Part) -> dict[str, Any]:
@@ -51,8 +52,10 @@ def _message(message: Message) -> dict[str, Any]:
     return wire
 
 
-def to_wire(request: ChatRequest, model: str, *, max_tokens_field: str = "max_completion_tokens") -> dict[str, Any]:
-    """Keyword arguments for `chat.completions.create`.
+def to_wire(
+    request: ChatRequest, model: str, *, stream: bool, max_tokens_field: str = "max_completion_tokens"
+) -> dict[str, Any]:
+    """The `/chat/completions` body.
 
     `max_tokens_field` exists because OpenAI's newer models only accept `max_completion_tokens` while many
     OpenAI-compatible servers still only read `max_tokens`. Streams always ask for usage: the ledger needs it.
@@ -91,7 +94,7 @@ def to_wire(request: ChatRequest, model: str, *, max_tokens_field: str = "max_co
         wire["n"] = request.n
     if request.stop:
         wire["stop"] = request.stop
-    if request.stream:
+    if stream:
         wire["stream"] = True
         wire["stream_options"] = {"include_usage": True}
     return wire
@@ -101,10 +104,12 @@ def usage_from_json(usage: dict[str, Any] | None) -> Usage:
     if not usage:
         return Usage()
     details = usage.get("prompt_tokens_details") or {}
+    completion = usage.get("completion_tokens_details") or {}
     return Usage(
-        input_tokens=usage.get("prompt_tokens") or 0,
-        output_tokens=usage.get("completion_tokens") or 0,
-        cached_input_tokens=details.get("cached_tokens") or 0,
+        input_tokens=int(usage.get("prompt_tokens") or 0),
+        output_tokens=int(usage.get("completion_tokens") or 0),
+        cached_input_tokens=int(details.get("cached_tokens") or 0),
+        reasoning_tokens=int(completion.get("reasoning_tokens") or 0),
     )
 
 
@@ -116,11 +121,15 @@ def _finish(reason: str | None) -> FinishReason:
 
 
 def result_from_wire(completion: dict[str, Any], provider: str = "openai") -> ChatResult:
-    """A chat.completion body, read as plain JSON: building the SDK's models for it costs more than the rest of
-    the gateway's work on a request."""
+    """A chat.completion body, read as plain JSON. One without choices is not an answer (it would be billed $0)."""
+    raw_choices = completion.get("choices")
+    if not isinstance(raw_choices, list) or not raw_choices:
+        raise InvalidResponse("a chat.completion needs a non-empty 'choices' array")
     choices = []
-    for choice in completion.get("choices") or []:
-        wire = choice.get("message") or {}
+    for choice in raw_choices:
+        wire = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(wire, dict):
+            raise InvalidResponse("each choice needs a 'message' object")
         text = wire.get("content")
         content: list[Part] = [TextPart(text)] if text else []
         calls = [

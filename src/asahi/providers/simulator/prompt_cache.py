@@ -31,8 +31,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from asahi.cache.prefix import OPENAI_MIN_TOKENS, Family, anthropic_min_tokens
 from asahi.providers.base import Account
+from asahi.providers.prompt_caching import OPENAI_MIN_TOKENS, Family, anthropic_min_tokens
 from asahi.providers.simulator.prompt import CHARS_PER_TOKEN, Block
 
 OPENAI_STEP_TOKENS = 128

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Callable
 
 import orjson
 
-from asahi.cache.prefix import SIMULATOR, model_family
 from asahi.domain import (
     ChatRequest,
     ChatResult,
@@ -33,6 +32,7 @@ from asahi.domain import (
     UsageEvent,
 )
 from asahi.providers.base import Account
+from asahi.providers.prompt_caching import SIMULATOR, model_family
 from asahi.providers.simulator import answers
 from asahi.providers.simulator.answers import LABEL, LABEL_TOKENS
 from asahi.providers.simulator.instances import instance

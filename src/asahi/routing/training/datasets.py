@@ -64,11 +64,6 @@ class RoutingExample:
     cheap_output_tokens: int = 0
     strong_output_tokens: int = 0
 
-    @property
-    def cheap_is_enough(self) -> bool:
-        """The training label: the cheap answer is at least as good as the strong one."""
-        return self.cheap_quality >= self.strong_quality
-
 
 def load_prices(data_dir: Path) -> Prices:
     with (data_dir / "model_prices" / "model_prices.csv").open(newline="", encoding="utf-8") as f:
@@ -198,7 +193,6 @@ _LOADERS = {
     "alpacaeval": ("alpacaeval_vs_gpt4turbo", _alpacaeval),
     "arena": ("arena_bench_v1_scores", _arena),
 }
-DATASETS = tuple(_LOADERS)
 
 
 def load_examples(data_dir: Path) -> list[RoutingExample]:

@@ -24,8 +24,8 @@ from asahi.domain import (
     UsageEvent,
 )
 from asahi.errors import AsahiError, BadRequest, ProviderError, RateLimited
+from asahi.providers.openai.surface import ChunkRenderer, parse_request, render_error, render_result
 from asahi.providers.openai.upstream import result_from_wire
-from asahi.providers.openai.wire import ChunkRenderer, parse_request, render_error, render_result
 
 TOOL = {"type": "function", "function": {"name": "weather", "description": "Weather now",
                                          "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}

@@ -24,8 +24,8 @@ from asahi.domain import (
     UsageEvent,
 )
 from asahi.errors import AsahiError, BadRequest, ProviderError, RateLimited
+from asahi.providers.anthropic.surface import EventRenderer, parse_request, render_error, render_result
 from asahi.providers.anthropic.upstream import result_from_wire
-from asahi.providers.anthropic.wire import EventRenderer, parse_request, render_error, render_result
 
 TOOL = {"name": "weather", "description": "Weather now",
         "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}
