@@ -22,7 +22,7 @@ GPT, CLAUDE = "asahi-sim-gpt-4o", "asahi-sim-claude-sonnet-4-5"
 
 
 def catalog(running: Running, name: str) -> ModelInfo:
-    model: ModelInfo | None = running.app.state.components.pipeline.chooser.catalog.get(name)
+    model: ModelInfo | None = running.app.state.components.router.catalog.get(name)
     assert model is not None
     return model
 
@@ -111,11 +111,14 @@ async def test_anthropic_stand_in_writes_at_the_tier3_breakpoint_then_reads_it(
 
     model = catalog(running, CLAUDE)
     rows = (await ledger_rows(running))[-2:]
-    # The write costs more than an uncached call: nothing saved, and the ledger says so.
+    # The write costs more than an uncached call, and the ledger says so: a negative tier 3 saving.
     write_cost = usd(model, fresh=first["input_tokens"], written=written, output=first["output_tokens"])
-    assert rows[0]["cost_usd"] == pytest.approx(write_cost) and not rows[0]["saved_usd"]
+    uncached = usd(model, fresh=first["input_tokens"] + written, output=first["output_tokens"])
+    assert rows[0]["cost_usd"] == pytest.approx(write_cost)
+    assert uncached < write_cost
+    assert rows[0]["saved_usd"] == pytest.approx(rows[0]["prompt_cache_saved_usd"]) == pytest.approx(uncached - write_cost)
     read = second["cache_read_input_tokens"]
     cost = usd(model, fresh=second["input_tokens"], cached=read, output=second["output_tokens"])
     baseline = usd(model, fresh=second["input_tokens"] + read, output=second["output_tokens"])
     assert rows[1]["cached_input_tokens"] == read and rows[1]["saving_cause"] == "tier3"
-    assert rows[1]["saved_usd"] == pytest.approx(baseline - cost)
+    assert rows[1]["saved_usd"] == pytest.approx(rows[1]["prompt_cache_saved_usd"]) == pytest.approx(baseline - cost)
