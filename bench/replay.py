@@ -322,7 +322,7 @@ def details(reports: list[Report]) -> str:
         errors = ", ".join(f"{n} × {code}" for code, n in r.errors.items()) or "none"
         lines.append(f"- **{r.variant.name}** ({settings(r.variant)}): upstream answers by model: {routed}; "
                      f"answered by tier: {dict(sorted(r.answered_by_tier.items()))}; the ledger's own attribution "
-                     f"(whole rows, savings below zero counted as none): {ledger}; requests refused: {errors}; "
+                     f"(whole rows): {ledger}; requests refused: {errors}; "
                      f"replay took {r.seconds:.0f} s.")
     return "\n".join(lines)
 
@@ -403,9 +403,9 @@ DOC_TAIL = TAIL_HEADING + r"""
   by keeping one prompt's requests on the same cache machines, which the simulator models only as "the same key
   or none meets, different keys do not". On an Anthropic model nothing is cached unless the request marks it, so
   there tier 3's breakpoints are the whole saving, net of the 25% premium the first call of each prefix pays.
-- The ledger's own attribution (in each row's notes) books a whole row under one cause: a routed answer that
-  also read the prompt cache counts as routing only, and a cache write that cost more than it saved counts as no
-  saving rather than a loss. The cause columns split each row instead, so they add up to the net saving.
+- The ledger's own attribution (in each row's notes, from GET /analytics/usage) books a whole row under one
+  cause: a routed answer that also read the prompt cache counts as routing. The cause columns split each row by
+  the ledger's own tier 3 part (`prompt_cache_saved_usd`), so they add up to the net saving.
 - Answers are the simulator's: 48 tokens unless a row says 300. Their length sets how long the context each turn
   resends is and how much of the bill is output, which no prompt cache touches.
 """
