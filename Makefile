@@ -5,7 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: test lint demo bench eval install clean dashboard dashboard-check screenshots browser
+NODE_CLIENTS := tests/clients/node
+NODE_STAMP := $(NODE_CLIENTS)/node_modules/.package-lock.json
+
+.PHONY: test lint demo bench eval install clean dashboard dashboard-check screenshots browser compat-table
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -51,11 +54,15 @@ browser:
 screenshots: $(STAMP) dashboard browser
 	ASAHI_DASHBOARD_SCREENSHOTS=docs/dashboard $(VENV)/bin/pytest -q -p no:cacheprovider tests/web
 
+# The Vercel AI SDK tests in tests/clients run on node, with exactly the packages of its lock file.
+$(NODE_STAMP): $(NODE_CLIENTS)/package-lock.json
+	cd $(NODE_CLIENTS) && npm ci --no-audit --no-fund --loglevel=error
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 
-test: lint dashboard dashboard-check browser
+test: lint dashboard dashboard-check browser $(NODE_STAMP)
 	eval "$$(scripts/test-services.sh)" && $(VENV)/bin/pytest -q -p no:cacheprovider
 
 demo: $(STAMP) dashboard
@@ -76,5 +83,9 @@ eval: $(STAMP)
 	$(PY) bench/semantic_eval.py --subsample 8000 --ablation --write-docs
 	$(PY) bench/routing_eval.py
 
+# The client × feature table of docs/compatibility.md, from the client tests (offline, on the simulator).
+compat-table: $(STAMP) $(NODE_STAMP)
+	ASAHI_COMPAT_TABLE=docs/compatibility.md $(VENV)/bin/pytest -q -p no:cacheprovider tests/clients
+
 clean:
-	rm -rf $(VENV) .asahi .mypy_cache .ruff_cache
+	rm -rf $(VENV) .asahi .mypy_cache .ruff_cache $(NODE_CLIENTS)/node_modules

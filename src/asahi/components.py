@@ -139,6 +139,7 @@ async def build(settings: Settings) -> Components:
             config=PipelineConfig(
                 max_temperature=settings.config.cache.tier1.max_cacheable_temperature,
                 request_timeout=routing.request_timeout_seconds,
+                prompt_caching=settings.config.cache.tier3.enabled,
             ),
             ledger=ledger, metrics=metrics, resilience=resilience, verifier=verifier,
             router_embedder=shared_minilm(),  # loads on the first routed request, not at start-up

@@ -60,9 +60,14 @@ class Tier2Config(Section):
     max_prompt_chars: Positive  # longer last user turns skip tier 2
 
 
+class Tier3Config(Section):
+    enabled: bool  # breakpoints and prompt-cache keys so the provider's own prompt cache applies
+
+
 class CacheConfig(Section):
     tier1: Tier1Config
     tier2: Tier2Config
+    tier3: Tier3Config
 
 
 class EmbeddingsConfig(Section):
@@ -110,6 +115,7 @@ class NotifyConfig(Section):
 class SimulatorConfig(Section):
     latency_ms: Annotated[float, Field(ge=0)]
     output_tokens: Positive
+    prompt_caching: bool = True  # model the prompt caches of the providers its models stand in for
 
 
 class CompatibleProvider(Section):

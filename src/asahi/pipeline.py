@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar, cast
 
 from asahi.cache.codec import CachedAnswer
-from asahi.cache.prefix import apply_prefix_caching
+from asahi.cache.prefix import PrefixCaching
 from asahi.cache.semantic.tier2 import Probe, Tier2
 from asahi.cache.tier1 import Tier1
 from asahi.cache.vectors.base import Vector
@@ -52,12 +52,14 @@ class Plan:
     key: str | None  # the tier 1 key to store under, None when the answer must not be stored
     cacheable: bool
     probe: Probe | None
+    tier3: PrefixCaching
 
 
 @dataclass(frozen=True, slots=True)
 class PipelineConfig:
     max_temperature: float
     request_timeout: float
+    prompt_caching: bool = True  # tier 3
 
 
 class Pipeline:
@@ -128,7 +130,8 @@ class Pipeline:
             embedding = await self._router_vector(call, probe)
             route = await _off_loop(call.large, self._router.route, call.request, policy, call.routing, embedding,
                                     call.org_id)
-        plan = Plan(route, baseline, key if cacheable and call.cache.write else None, cacheable, probe)
+        plan = Plan(route, baseline, key if cacheable and call.cache.write else None, cacheable, probe,
+                    PrefixCaching(call.org_id, self._config.prompt_caching))
         if call.request.stream:
             return await self._stream(call, plan)
         return await self._complete(call, plan)
@@ -193,8 +196,7 @@ class Pipeline:
         upstream_started = time.perf_counter()
         try:
             result, attempts = await self._resilience.complete(
-                self._chain(plan.route), call.request, self._deadline(), _prefix_caching(call.org_id),
-                Account(call.org_id),
+                self._chain(plan.route), call.request, self._deadline(), _prepare(plan.tier3), Account(call.org_id),
             )
         except AsahiError as exc:
             self._failed(call, plan.route, exc, time.perf_counter() - upstream_started)
@@ -218,7 +220,7 @@ class Pipeline:
         upstream_started = time.perf_counter()
         try:
             handle = await self._resilience.stream(
-                self._chain(plan.route), call.request, self._deadline(), _prefix_caching(call.org_id),
+                self._chain(plan.route), call.request, self._deadline(), _prepare(plan.tier3),
                 idle_timeout=self._config.request_timeout, account=Account(call.org_id),
             )
         except AsahiError as exc:
@@ -284,7 +286,7 @@ class Pipeline:
         return Outcome(
             request_id=call.request_id, model=model.name, provider=model.provider, cache=cache,
             routing_reason=plan.route.reason, alternatives=plan.route.alternatives,
-            bill=bill.answered(model, plan.baseline, usage),
+            bill=bill.answered(model, plan.baseline, usage, prompt_cache_ours=plan.tier3.credited(model.name)),
         )
 
     def _failed(self, call: Call, route: Route, exc: AsahiError, upstream_seconds: float) -> None:
@@ -307,11 +309,11 @@ class Pipeline:
         self._ledger.record(row_for(call, outcome, usage, status, error_code))
 
 
-def _prefix_caching(org_id: str) -> Prepare:
+def _prepare(tier3: PrefixCaching) -> Prepare:
     """Tier 3, per link of the chain: send long stable prefixes so that provider's own prompt cache applies."""
 
     def prepare(request: ChatRequest, provider: Provider, model: str) -> ChatRequest:
-        return apply_prefix_caching(request, org_id, provider.name, model)
+        return tier3.prepare(request, provider.name, model)
 
     return prepare
 

@@ -23,7 +23,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 log = logging.getLogger(__name__)
-OP_TIMEOUT = 0.25  # seconds per command: Redis answers in well under a millisecond when healthy
+OP_TIMEOUT = 0.5  # seconds per command: Redis answers in well under a millisecond when healthy
 PROBE_INTERVAL = 1.0
 
 

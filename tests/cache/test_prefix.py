@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from asahi.cache.prefix import anthropic_min_tokens, apply_prefix_caching, prompt_cache_key
+from asahi.cache.prefix import apply_prefix_caching, prompt_cache_key
 from asahi.domain import ChatRequest, ImagePart, Message, Part, TextPart, Tool, ToolCall
 from asahi.providers.anthropic.upstream import to_wire as anthropic_wire
 from asahi.providers.openai.upstream import to_wire as openai_wire
+from asahi.providers.prompt_caching import anthropic_min_tokens
 
 LONG = "policy " * 1200  # about 2100 tokens: cacheable on every model
 MEDIUM = "policy " * 700  # about 1225 tokens: enough for Sonnet and Opus, not for Haiku
@@ -140,6 +141,16 @@ def test_a_callers_key_and_other_providers_are_left_alone() -> None:
     request = ask(text("system", LONG), text("user", "Hi"))
     own = ChatRequest(model="gpt-4o", messages=request.messages, prompt_cache_key="mine")
     assert apply_prefix_caching(own, "org1", "openai", "gpt-4o") is own
-    # OpenAI-compatible servers have no such field, and the simulator no cache.
+    # OpenAI-compatible servers have no such field, nor a simulator model standing in for none of the two.
     assert apply_prefix_caching(request, "org1", "ollama", "llama3.1:8b") is request
-    assert apply_prefix_caching(request, "org1", "simulator", "asahi-sim-gpt-4o") is request
+    assert apply_prefix_caching(request, "org1", "simulator", "asahi-sim-llama-3") is request
+
+
+def test_simulator_models_get_what_the_model_they_stand_in_for_gets() -> None:
+    request = ask(text("system", LONG), text("user", "Hi"))
+    assert apply_prefix_caching(request, "org1", "simulator", "asahi-sim-gpt-4o") == apply_prefix_caching(
+        request, "org1", "openai", "gpt-4o")
+    assert apply_prefix_caching(request, "org1", "simulator", "asahi-sim-claude-sonnet-4-5") == apply_prefix_caching(
+        request, "org1", "anthropic", SONNET)
+    medium = ask(text("system", MEDIUM), text("user", "Hi"))
+    assert apply_prefix_caching(medium, "org1", "simulator", "asahi-sim-claude-haiku-4-5") is medium

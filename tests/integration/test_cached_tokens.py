@@ -1,7 +1,8 @@
 """Prompt-cache reads (and Anthropic cache writes) reported by the upstream are billed at their own prices.
 
 The expected figures are worked out here from the catalog's per-million prices, independently of the pricing
-module, and compared with the `x-asahi-*` headers and the ledger row.
+module, and compared with the `x-asahi-*` headers and the ledger row. These prompts are too short for Asahi's
+breakpoints, so whatever the provider cached it would have cached without Asahi: billed, never credited.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ async def test_cached_input_is_priced_at_the_cache_price(
     response = await gateway.post(path, body(upstream, model, stream=False))
     assert response.status_code == 200, response.text
     assert response.headers["x-asahi-cost-usd"] == f"{cost:.8f}"
-    assert response.headers["x-asahi-saved-usd"] == f"{uncached - cost:.8f}"
+    assert response.headers["x-asahi-saved-usd"] == f"{0:.8f}"
     usage = response.json()["usage"]
     if upstream == "openai":
         assert usage["prompt_tokens"] == reply.input_tokens
@@ -85,7 +86,7 @@ async def test_cached_input_is_priced_at_the_cache_price(
     for row in rows:
         assert (row["input_tokens"], row["cached_input_tokens"], row["output_tokens"]) == (
             reply.input_tokens, reply.cached_tokens, reply.output_tokens)
-        assert row["cost_usd"] == pytest.approx(cost)
-        assert row["baseline_cost_usd"] == pytest.approx(uncached)
-        assert row["saved_usd"] == pytest.approx(uncached - cost)
-        assert row["saving_cause"] == "tier3" and row["status"] == 200
+        assert row["cost_usd"] == pytest.approx(cost) and cost < uncached
+        assert row["baseline_cost_usd"] == pytest.approx(cost)  # the caller would have had that caching too
+        assert row["saved_usd"] == 0 and row["prompt_cache_saved_usd"] == 0
+        assert row["saving_cause"] is None and row["status"] == 200

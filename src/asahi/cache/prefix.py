@@ -12,6 +12,9 @@ OpenAI caches prompts of 1024 tokens or more automatically, but only on the serv
 shared part of the prompt (tools and system prompt), so one org's requests built on the same prompt meet there,
 different prompts spread out, and no org id goes to the provider. It is sent to OpenAI itself only:
 OpenAI-compatible servers have no such field and some refuse fields they do not know.
+
+The built-in simulator models both providers' prompt caches, so its models get what the model they stand in for
+would get, by the family `asahi.providers.prompt_caching.model_family` reads from its name.
 """
 
 from __future__ import annotations
@@ -23,34 +26,50 @@ from typing import Any
 import orjson
 
 from asahi.domain import ChatRequest, Message, TextPart
+from asahi.providers.prompt_caching import OPENAI_MIN_TOKENS, anthropic_min_tokens, model_family
 from asahi.routing.cost import estimate_input_tokens
 
 ANTHROPIC_MAX_BREAKPOINTS = 4
-# Anthropic's smallest cacheable prefix per model family, in tokens. These are lower bounds: some models need
-# more (Haiku 4.5 and Opus 4.5 take 4096), and a marker below a model's floor is ignored without error or cost.
-ANTHROPIC_MIN_TOKENS = {"haiku": 2048}
-ANTHROPIC_DEFAULT_MIN_TOKENS = 1024  # Sonnet and Opus
-OPENAI_MIN_TOKENS = 1024  # OpenAI caches nothing shorter: a key would do nothing for such requests
+
+
+class PrefixCaching:
+    """Tier 3 for one request, link by link: what goes to each provider, and whether the provider's prompt cache
+    will be Asahi's doing for the model that answered (breakpoints Asahi placed), which decides whether the
+    saving it brings is credited to Asahi. OpenAI caches long prompts by itself: that saving is never credited."""
+
+    def __init__(self, org_id: str, enabled: bool = True) -> None:
+        self._org_id = org_id
+        self._enabled = enabled
+        self._marked: set[str] = set()  # models whose request got breakpoints from Asahi
+
+    def prepare(self, request: ChatRequest, provider: str, model: str) -> ChatRequest:
+        if not self._enabled:
+            return request
+        prepared = apply_prefix_caching(request, self._org_id, provider, model)
+        if prepared is not request and model_family(provider, model) == "anthropic":
+            self._marked.add(model)
+        return prepared
+
+    def credited(self, model: str) -> bool:
+        return model in self._marked
 
 
 def apply_prefix_caching(request: ChatRequest, org_id: str, provider: str, model: str | None = None) -> ChatRequest:
     """The request as it should go to `provider` so the provider's prompt cache applies.
 
     `model` is the upstream model the request goes to (the request's own model name when not given); it picks
-    Anthropic's minimum prefix length. The caller's request is never changed: a changed copy is returned.
+    Anthropic's minimum prefix length and, for the simulator, whose cache it models. The caller's request is
+    never changed: a changed copy is returned.
     """
-    if provider == "anthropic":
-        return _mark_breakpoints(request, model or request.model)
-    if (provider == "openai" and request.prompt_cache_key is None
+    upstream = model or request.model
+    family = model_family(provider, upstream)
+    if family == "anthropic":
+        return _mark_breakpoints(request, upstream)
+    # The key goes to OpenAI's own API and to the simulator, never to OpenAI-compatible servers.
+    if (family == "openai" and request.prompt_cache_key is None
             and estimate_input_tokens(request) >= OPENAI_MIN_TOKENS):
         return replace(request, prompt_cache_key=prompt_cache_key(request, org_id))
     return request
-
-
-def anthropic_min_tokens(model: str) -> int:
-    name = model.lower()
-    return next((tokens for family, tokens in ANTHROPIC_MIN_TOKENS.items() if family in name),
-                ANTHROPIC_DEFAULT_MIN_TOKENS)
 
 
 def _mark_breakpoints(request: ChatRequest, model: str) -> ChatRequest:

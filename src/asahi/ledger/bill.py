@@ -49,15 +49,25 @@ def cache_hit(baseline_model: ModelInfo | None, usage: Usage, tier: Literal["tie
     return Bill(FREE, baseline, baseline, tier)
 
 
-def answered(model: ModelInfo, baseline_model: ModelInfo | None, usage: Usage) -> Bill:
-    """An answer from `model`, measured against `baseline_model` (the same model when None)."""
+def answered(model: ModelInfo, baseline_model: ModelInfo | None, usage: Usage, *, prompt_cache_ours: bool = True
+             ) -> Bill:
+    """An answer from `model`, measured against `baseline_model` (the same model when None).
+
+    `prompt_cache_ours`: the provider cached this prompt because of what Asahi sent (tier 3's breakpoints). When
+    it would have cached it anyway (OpenAI's automatic caching, or the caller's own breakpoints), the baseline is
+    billed with the same cached tokens: that part is not Asahi's saving."""
+    measured = baseline_model or model
     cost = price(model, usage)
+    if not prompt_cache_ours:
+        baseline = price(measured, usage)
+        saved = _minus(baseline, cost)
+        return Bill(cost, baseline, saved, "routing" if saved.usd and measured is not model else None)
     without_prompt_cache = price(model, uncached(usage))
-    baseline = price(baseline_model, uncached(usage)) if baseline_model is not None else without_prompt_cache
+    baseline = price(measured, uncached(usage))
     saved = _minus(baseline, cost)
     prompt_cache = _minus(without_prompt_cache, cost)
-    routed = baseline_model is not None and baseline_model.name != model.name
     cause: Cause | None = None
     if saved.usd:
-        cause = "routing" if routed and _minus(baseline, without_prompt_cache).usd else "tier3"
+        routed = measured.name != model.name and _minus(baseline, without_prompt_cache).usd
+        cause = "routing" if routed else "tier3"
     return Bill(cost, baseline, saved, cause, prompt_cache)

@@ -24,5 +24,6 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
         key = settings.environ.get(server.api_key_env) if server.api_key_env else None
         providers[server.name] = compatible_provider(server.name, str(server.base_url), key or None, timeout=timeout)
     simulator = settings.config.simulator
-    providers["simulator"] = SimulatorProvider(latency_ms=simulator.latency_ms, output_tokens=simulator.output_tokens)
+    providers["simulator"] = SimulatorProvider(latency_ms=simulator.latency_ms, output_tokens=simulator.output_tokens,
+                                               prompt_caching=simulator.prompt_caching)
     return providers
