@@ -21,8 +21,8 @@ from fastapi import FastAPI
 
 from asahi.app import create_app
 from asahi.settings import Settings, load_settings
-from tests.fakes.anthropic_server import FakeAnthropic
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.anthropic_server import FakeAnthropic, FakeAnthropicEndpoints
+from tests.fakes.openai_server import FakeOpenAI, FakeOpenAIEndpoints
 
 POSTGRES_URL = os.environ.get("ASAHI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("ASAHI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -142,13 +142,13 @@ async def running(make_settings: SettingsFactory) -> AsyncIterator[Running]:
 
 @pytest.fixture(scope="session")
 def openai_server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
+    with FakeOpenAIEndpoints() as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def anthropic_server() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic() as server:
+    with FakeAnthropicEndpoints() as server:
         yield server
 
 

@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 from asahi import __version__, components
 from asahi.api import (
     analytics,
+    anthropic_count_tokens,
     anthropic_messages,
     dashboard,
     errors,
@@ -26,8 +27,12 @@ from asahi.api import (
     keys,
     metrics,
     openai_chat,
+    openai_completions,
+    openai_embeddings,
+    openai_responses,
     policy,
     signup,
+    unknown_routes,
 )
 from asahi.api.cors import Cors
 from asahi.api.deps import components as running_components
@@ -68,6 +73,10 @@ INFERENCE_ROUTES: dict[tuple[str, str], Endpoint] = {
     ("POST", "/v1/messages"): anthropic_messages.messages,
     ("POST", "/infer"): infer.infer,
     ("GET", "/v1/models"): openai_chat.list_models,
+    ("POST", "/v1/embeddings"): openai_embeddings.embeddings,
+    ("POST", "/v1/responses"): openai_responses.responses,
+    ("POST", "/v1/completions"): openai_completions.completions,
+    ("POST", "/v1/messages/count_tokens"): anthropic_count_tokens.count_tokens,
 }
 
 
@@ -98,7 +107,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
     )
     app.add_exception_handler(AsahiError, errors.handle_asahi_error)
     app.add_exception_handler(RequestValidationError, errors.handle_validation_error)
-    app.add_exception_handler(StarletteHTTPException, errors.handle_http_error)
+    app.add_exception_handler(StarletteHTTPException, unknown_routes.handle_http_error)
     app.add_exception_handler(Exception, _unexpected)
     for router in (
         health.router, signup.router, keys.router, policy.router, analytics.router, feedback.router, metrics.router,
@@ -106,6 +115,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
         app.include_router(router)
     app.router.routes[:0] = [Route(path, endpoint, methods=[method]) for (method, path), endpoint in
                              INFERENCE_ROUTES.items()]
+    # Off the hot path: a model id may hold a slash, so this one is matched as a path, not looked up.
+    app.router.routes.insert(0, Route("/v1/models/{model_id:path}", openai_chat.retrieve_model, methods=["GET"]))
     server = settings.config.server
     cors = Cors.of(settings.cors_origins)
     app.hot_path = HotPath(INFERENCE_ROUTES, server.max_body_bytes, server.body_timeout_seconds, cors)

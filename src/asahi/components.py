@@ -21,7 +21,8 @@ from asahi.cache.semantic.store import SemanticStore, SemanticSync
 from asahi.cache.semantic.tier2 import Tier2
 from asahi.cache.tier1 import Tier1
 from asahi.cache.vectors.factory import build_vector_index
-from asahi.embeddings.factory import build_embedding, shared_minilm
+from asahi.embeddings.check import EmbedderCheck, check_embedder
+from asahi.embeddings.factory import Tier2Embedding, build_embedding, shared_minilm
 from asahi.governance.auth import Authenticator
 from asahi.governance.crypto import Sealer, embedded_key
 from asahi.governance.policy import PolicyStore
@@ -30,6 +31,7 @@ from asahi.ledger.recorder import LedgerWriter, SpoolSettings
 from asahi.notify import build_mailer
 from asahi.notify.base import Mailer
 from asahi.observability.metrics import Metrics
+from asahi.paths.build import Paths, build_paths
 from asahi.pipeline import Pipeline, PipelineConfig
 from asahi.providers.base import Provider
 from asahi.providers.registry import build_providers
@@ -72,8 +74,10 @@ class Components:
     verifier: RoutingVerifier | None
     ledger: LedgerWriter
     pipeline: Pipeline
+    paths: Paths  # the endpoints beside chat (embeddings, completions, token counts, Responses API)
     started_at: float
     _closing: AsyncExitStack
+    embedder_check: EmbedderCheck | None = None  # the embedder as tried at start-up (None: tier 2 off)
 
     @property
     def cache_backend(self) -> str:
@@ -111,7 +115,7 @@ async def build(settings: Settings) -> Components:
         ledger = LedgerWriter(engine, metrics, _spool_settings(settings))
         await ledger.start()
         stack.push_async_callback(ledger.aclose)
-        tier2 = await _tier2(settings, engine, redis, metrics)
+        tier2, embedder_check = await _tier2(settings, engine, redis, metrics)
         if tier2 is not None:
             stack.push_async_callback(tier2.aclose)
         sealer = Sealer(settings.encryption_key or embedded_key(settings.data_dir))
@@ -144,6 +148,8 @@ async def build(settings: Settings) -> Components:
             ledger=ledger, metrics=metrics, resilience=resilience, verifier=verifier,
             router_embedder=shared_minilm(),  # loads on the first routed request, not at start-up
         )
+        paths = build_paths(settings, engine, pipeline, tier1, router, providers)
+        stack.push_async_callback(paths.aclose)
     except BaseException:
         await stack.aclose()
         raise
@@ -152,8 +158,7 @@ async def build(settings: Settings) -> Components:
         auth=auth,
         limiter=limiter, sealer=sealer, mailer=build_mailer(settings), metrics=metrics, providers=providers,
         router=router, policies=policies, tier1=tier1, tier2=tier2, verifier=verifier, ledger=ledger,
-        pipeline=pipeline,
-        started_at=time.time(), _closing=stack,
+        pipeline=pipeline, paths=paths, started_at=time.time(), _closing=stack, embedder_check=embedder_check,
     )
 
 
@@ -189,16 +194,34 @@ def _router(settings: Settings, providers: set[str]) -> Router:
     )
 
 
-async def _tier2(settings: Settings, engine: AsyncEngine, redis: RedisLink, metrics: Metrics) -> Tier2 | None:
-    config = settings.config.cache.tier2
-    if not config.enabled:
-        return None
+async def _checked_embedding(settings: Settings) -> tuple[Tier2Embedding, EmbedderCheck]:
+    """The configured embedders, the searching one tried once (the local MiniLM is left to load on first use); a
+    provider that rejects its key is replaced by the local pair."""
     embeddings = settings.config.embeddings
     embedding = build_embedding(
         provider=embeddings.provider, cohere_api_key=settings.cohere_api_key,
         cohere_base_url=settings.cohere_base_url, model=embeddings.model,
         dimension=embeddings.dimension if settings.cohere_api_key else None,
     )
+    check = await check_embedder(embedding.search)
+    if check.status == "rejected":
+        log.error("%s at start-up; tier 2 embeds with the local model instead until the key is fixed",
+                  check.reason)
+        await embedding.search.aclose()
+        embedding = build_embedding(provider="local")
+    elif check.status == "unreachable":
+        log.warning("embedder %s failed at start-up (%s); tier 2 skips requests while it stays down",
+                    check.embedder, check.reason)
+    return embedding, check
+
+
+async def _tier2(
+    settings: Settings, engine: AsyncEngine, redis: RedisLink, metrics: Metrics
+) -> tuple[Tier2 | None, EmbedderCheck | None]:
+    config = settings.config.cache.tier2
+    if not config.enabled:
+        return None, None
+    embedding, check = await _checked_embedding(settings)
     index = await build_vector_index(
         dimension=embedding.search.dimension, pinecone_api_key=settings.pinecone_api_key,
         pinecone_index=settings.pinecone_index, pinecone_host=settings.pinecone_host,
@@ -216,4 +239,4 @@ async def _tier2(settings: Settings, engine: AsyncEngine, redis: RedisLink, metr
     # Without Redis, instances sharing a database poll it for each other's entries.
     sync = SemanticSync(store, redis, poll=settings.database_url is not None and not redis.configured)
     await sync.start()
-    return Tier2(cache, embedding, store, sync, metrics, config.max_prompt_chars)
+    return Tier2(cache, embedding, store, sync, metrics, config.max_prompt_chars), check

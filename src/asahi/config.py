@@ -125,6 +125,7 @@ class CompatibleProvider(Section):
     base_url: HttpUrl
     api_key_env: str | None = None  # the environment variable holding its key, if it needs one
     models: dict[str, dict[str, Any]]  # priced entries as under `models`
+    embedding_models: dict[str, dict[str, Any]] = {}  # entries as under `embedding_models`
 
 
 class Config(Section):
@@ -138,6 +139,8 @@ class Config(Section):
     notify: NotifyConfig
     simulator: SimulatorConfig
     models: dict[str, dict[str, Any]]  # the catalog; routing.catalog reads each entry
+    embedding_models: dict[str, dict[str, Any]]  # POST /v1/embeddings; routing.endpoint_models reads them
+    completion_models: dict[str, dict[str, Any]]  # the legacy POST /v1/completions
     compatible_providers: list[CompatibleProvider]
 
 

@@ -92,14 +92,20 @@ class Pipeline:
         self._verifier = verifier
         self._router_embedder = router_embedder
 
-    async def run(self, call: Call) -> Outcome:
+    async def admit(self, org_id: str) -> OrgPolicy:
+        """What every request of every endpoint passes before anything is read or sent: the ledger can record it,
+        the org's policy, and the org's rate limit. Returns the policy."""
         if not self._ledger.accepting:
             # The spool is at its bound (a long database outage): an answer that could not be recorded would
             # break the ledger's promise, so none is given.
             raise AsahiError(503, "ledger_unavailable", "Asahi cannot record usage right now; retry shortly.",
                              headers={"retry-after": "5"})
-        policy = await self._policies.get(call.org_id)
-        await self._rate_limit(call, policy)
+        policy = await self._policies.get(org_id)
+        await self._rate_limit(org_id, policy)
+        return policy
+
+    async def run(self, call: Call) -> Outcome:
+        policy = await self.admit(call.org_id)
         # An explicit model is validated before any cache is read, so a refused model never gets an answer.
         explicit = call.routing.resolve(call.request.model) is RoutingMode.EXPLICIT
         if explicit:
@@ -153,10 +159,10 @@ class Pipeline:
     def open_breakers(self) -> list[tuple[str, str, BreakerState]]:
         return self._resilience.open_breakers()
 
-    async def _rate_limit(self, call: Call, policy: OrgPolicy) -> None:
+    async def _rate_limit(self, org_id: str, policy: OrgPolicy) -> None:
         if policy.requests_per_minute is None:
             return
-        retry_after = await self._limiter.hit(f"org:{call.org_id}:rpm", policy.requests_per_minute, 60)
+        retry_after = await self._limiter.hit(f"org:{org_id}:rpm", policy.requests_per_minute, 60)
         if retry_after is not None:
             raise RateLimited("This org's request rate limit is exceeded.", retry_after)
 
@@ -179,7 +185,7 @@ class Pipeline:
             routing_reason=f"answered from the tier {tier[1]} cache", similarity=similarity,
             bill=bill.cache_hit(measured_against, result.usage, "tier1" if tier == "t1" else "tier2"),
         )
-        self._finish(call, outcome, result.usage, status=200, upstream_seconds=0.0)
+        self.record(call, outcome, result.usage, status=200, upstream_seconds=0.0)
         if call.request.stream:
             outcome.events = _replay(answer.events or events_from_result(result))
         else:
@@ -211,7 +217,7 @@ class Pipeline:
         if plan.key is not None and complete:
             await self._tier1.put(plan.key, CachedAnswer(cached))
         self._after_tier2(call, plan, cached, complete)
-        self._finish(call, outcome, result.usage, status=200, upstream_seconds=upstream)
+        self.record(call, outcome, result.usage, status=200, upstream_seconds=upstream)
         if self._verifier is not None:
             self._verifier.answered(call, plan.route, result)
         return outcome
@@ -273,7 +279,7 @@ class Pipeline:
                 self._after_tier2(call, plan, result, accumulator.complete)
                 if self._verifier is not None:
                     self._verifier.answered(call, plan.route, result)
-            self._finish(call, outcome, result.usage, status=status,
+            self.record(call, outcome, result.usage, status=status,
                          upstream_seconds=time.perf_counter() - upstream_started, error_code=error_code)
 
     def _after_tier2(self, call: Call, plan: Plan, result: ChatResult, complete: bool) -> None:
@@ -293,13 +299,14 @@ class Pipeline:
         self._metrics.provider_errors.labels(route.model.provider, str(exc.status)).inc()
         outcome = Outcome(request_id=call.request_id, model=route.model.name, provider=route.model.provider,
                           cache="miss", routing_reason=route.reason, alternatives=route.alternatives)
-        self._finish(call, outcome, Usage(), status=exc.status, upstream_seconds=upstream_seconds,
+        self.record(call, outcome, Usage(), status=exc.status, upstream_seconds=upstream_seconds,
                      error_code=exc.code)
 
-    def _finish(
+    def record(
         self, call: Call, outcome: Outcome, usage: Usage, status: int, upstream_seconds: float,
         error_code: str | None = None,
     ) -> None:
+        """The metrics and the ledger row of one answered (or failed) request, whichever endpoint it came by."""
         elapsed = time.perf_counter() - call.started
         outcome.latency_ms = elapsed * 1000
         if not outcome.deferred:

@@ -39,3 +39,38 @@ async def test_routes_other_than_health_and_signup_need_a_key(running: Running) 
         assert response.status_code == 401, path
     assert (await running.client.get("/openapi.json")).status_code == 200
     assert (await running.client.get("/nowhere")).status_code == 404
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_a_rejected_cohere_key_is_seen_at_start_up_with_its_reason(
+    make_settings: SettingsFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.fakes.cohere_server import FakeCohere
+
+    caplog.set_level(logging.WARNING)
+    with FakeCohere() as cohere:
+        instance, stop = await start(make_settings(COHERE_API_KEY="wrong-key", COHERE_BASE_URL=cohere.base_url))
+        try:
+            data = (await instance.client.get("/health")).json()
+        finally:
+            await stop()
+        assert len(cohere.requests) == 1  # one probe at start-up, none after the switch
+    assert data["status"] == "degraded"
+    assert data["embedder_check"] == {"embedder": "cohere:embed-english-v3.0", "status": "rejected",
+                                      "reason": "Cohere rejected the key (401: invalid api token)"}
+    assert data["embedder"] == "local:all-MiniLM-L6-v2-int8"
+    assert any("Cohere rejected the key (401: invalid api token) at start-up" in r.getMessage()
+               for r in caplog.records if r.levelno == logging.ERROR)
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_a_good_cohere_key_is_checked_and_kept(make_settings: SettingsFactory) -> None:
+    from tests.fakes.cohere_server import FakeCohere
+
+    with FakeCohere() as cohere:
+        instance, stop = await start(make_settings(COHERE_API_KEY=cohere.api_key, COHERE_BASE_URL=cohere.base_url))
+        try:
+            data = (await instance.client.get("/health")).json()
+        finally:
+            await stop()
+    assert data["embedder_check"]["status"] == "ok" and data["embedder"] == "cohere:embed-english-v3.0"

@@ -8,8 +8,8 @@ from asahi.providers.anthropic.upstream import to_wire as anthropic_wire
 from asahi.providers.openai.upstream import to_wire as openai_wire
 from asahi.providers.prompt_caching import anthropic_min_tokens
 
-LONG = "policy " * 1200  # about 2100 tokens: cacheable on every model
-MEDIUM = "policy " * 700  # about 1225 tokens: enough for Sonnet and Opus, not for Haiku
+LONG = "policy " * 2400  # about 2400 tokens: cacheable on every model
+MEDIUM = "policy " * 1400  # about 1400 tokens: enough for Sonnet and Opus, not for Haiku
 SONNET, HAIKU = "claude-sonnet-4-5", "claude-haiku-4-5"
 
 

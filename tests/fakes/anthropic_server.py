@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-from tests.fakes.server import Fail, FakeServer, Reply, split_words, sse_event
+from tests.fakes.server import Fail, FakeServer, Recorded, Reply, split_words, sse_event
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -116,3 +119,33 @@ class FakeAnthropic(FakeServer):
 
     def stream_error_event(self, status: int, message: str) -> bytes:
         return sse_event(self.error_body(status, message), "error")
+
+
+class FakeAnthropicEndpoints(FakeAnthropic):
+    """The fake Anthropic server with `POST /v1/messages/count_tokens`, which (like the real one) takes the Messages
+    body without max_tokens, refuses unknown fields, and counts here one token per word plus 3 per message."""
+
+    def app(self) -> Starlette:
+        app = super().app()
+        app.router.routes.append(Route("/v1/messages/count_tokens", self._count, methods=["POST"]))
+        return app
+
+    async def _count(self, request: Request) -> Response:
+        body = orjson.loads(await request.body())
+        self.requests.append(Recorded(request.url.path, dict(request.headers), body))
+        keys = {request.headers.get("x-api-key"), request.headers.get("authorization", "").removeprefix("Bearer ")}
+        if self.api_key not in keys:
+            return _json(self.error_body(401, "invalid x-api-key"), 401)
+        extra = sorted(set(body) - COUNT_FIELDS)
+        if extra:
+            return _json(self.error_body(400, f"{extra[0]}: Extra inputs are not permitted"), 400)
+        words = len(orjson.dumps(body.get("messages")).decode().split()) + len(str(body.get("system") or "").split())
+        return _json({"input_tokens": words + 3 * len(body.get("messages") or [])})
+
+
+COUNT_FIELDS = frozenset({"model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers",
+                          "output_config"})
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status, media_type="application/json")

@@ -7,13 +7,19 @@ Point an SDK at `server.base_url`. Usage counts come from the scripted `Reply`, 
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
+import numpy as np
 import orjson
+from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
 
-from tests.fakes.server import Fail, FakeServer, Reply, split_words, sse_event
+from tests.fakes.cohere_server import fake_vector
+from tests.fakes.server import Fail, FakeServer, Recorded, Reply, split_words, sse_event
 
 _ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_denied",
                 404: "invalid_request_error", 429: "requests"}
@@ -126,3 +132,72 @@ class FakeOpenAI(FakeServer):
 
     def stream_error_event(self, status: int, message: str) -> bytes:
         return sse_event(self.error_body(status, message))
+
+
+EMBEDDING_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
+
+
+class FakeOpenAIEndpoints(FakeOpenAI):
+    """The fake OpenAI server with the embeddings and legacy completions endpoints, as OpenAI answers them:
+    deterministic vectors per input (float arrays, or base64 float32 when asked), `text_completion` objects and
+    their stream. Every request is recorded like a chat one."""
+
+    def app(self) -> Starlette:
+        app = super().app()
+        app.router.routes.append(Route("/v1/embeddings", self._embeddings, methods=["POST"]))
+        app.router.routes.append(Route("/v1/completions", self._completions, methods=["POST"]))
+        return app
+
+    async def _read(self, request: Request) -> tuple[Any, Response | None]:
+        body = orjson.loads(await request.body())
+        self.requests.append(Recorded(request.url.path, dict(request.headers), body))
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return body, _json(self.error_body(401, "Incorrect API key provided."), 401)
+        return body, None
+
+    async def _embeddings(self, request: Request) -> Response:
+        body, error = await self._read(request)
+        if error is not None:
+            return error
+        dimension = EMBEDDING_DIMENSIONS.get(body.get("model"))
+        if dimension is None:
+            return _json(self.error_body(404, f"The model `{body.get('model')}` does not exist"), 404)
+        dimension = int(body.get("dimensions") or dimension)
+        inputs = body["input"] if isinstance(body["input"], list) and not isinstance(body["input"][0], int) \
+            else [body["input"]]
+        data = []
+        for index, item in enumerate(inputs):
+            text = item if isinstance(item, str) else " ".join(map(str, item))
+            vector = [float(x) for x in fake_vector(text, dimension)]
+            value: Any = vector
+            if body.get("encoding_format") == "base64":
+                value = base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
+            data.append({"object": "embedding", "index": index, "embedding": value})
+        tokens = sum(len(str(i).split()) for i in inputs)
+        return _json({"object": "list", "data": data, "model": body["model"],
+                      "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
+    async def _completions(self, request: Request) -> Response:
+        body, error = await self._read(request)
+        if error is not None:
+            return error
+        reply = self._script.popleft() if self._script else Reply()
+        if not isinstance(reply, Reply):
+            return _json(self.error_body(500, "scripted failure"), 500)
+        head = {"id": "cmpl-fake", "object": "text_completion", "created": int(time.time()), "model": body["model"]}
+        usage = {"prompt_tokens": reply.input_tokens, "completion_tokens": reply.output_tokens,
+                 "total_tokens": reply.input_tokens + reply.output_tokens}
+        if body.get("stream"):
+            events = [sse_event({**head, "choices": [{"index": 0, "text": piece, "logprobs": None,
+                                                       "finish_reason": None}]}) for piece in split_words(reply.text)]
+            events.append(sse_event({**head, "choices": [{"index": 0, "text": "", "logprobs": None,
+                                                           "finish_reason": "stop"}]}))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                events.append(sse_event({**head, "choices": [], "usage": usage}))
+            return StreamingResponse(iter([*events, b"data: [DONE]\n\n"]), media_type="text/event-stream")
+        return _json({**head, "choices": [{"index": 0, "text": reply.text, "logprobs": None,
+                                           "finish_reason": "stop"}], "usage": usage})
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status, media_type="application/json")

@@ -221,7 +221,7 @@ async def test_anthropic_stream_answered_by_gpt(gateway: Gateway) -> None:
         "messages": [{"role": "user", "content": "Hi there"}],
     }
     assert sse_events(response.text) == [
-        stream_start(response.headers["x-asahi-request-id"], 6),
+        stream_start(response.headers["x-asahi-request-id"], 8),  # "Hi there": 2 tokens, 3 per message, 3 priming
         ("content_block_start", {"type": "content_block_start", "index": 0,
                                  "content_block": {"type": "text", "text": ""}}),
         ("ping", {"type": "ping"}),
@@ -239,7 +239,7 @@ async def test_anthropic_streamed_tool_use_answered_by_gpt(gateway: Gateway) -> 
     })
     arguments = orjson.dumps({"city": "Oslo"}).decode()
     assert sse_events(response.text) == [
-        stream_start(response.headers["x-asahi-request-id"], 32),
+        stream_start(response.headers["x-asahi-request-id"], 30),
         ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {
             "type": "tool_use", "id": "call_0", "name": "weather", "input": {}}}),
         ("ping", {"type": "ping"}),

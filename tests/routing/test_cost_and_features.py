@@ -8,8 +8,8 @@ from asahi.routing.cost import (
     EXPECTED_OUTPUT_TOKENS,
     estimate_cost,
     estimate_input_tokens,
-    estimate_tokens,
     expected_output_tokens,
+    tokens_from_chars,
 )
 from asahi.routing.features import (
     CHOICE,
@@ -22,14 +22,16 @@ from asahi.routing.features import (
 )
 
 
-def test_token_estimate_is_len_over_four_rounded_up() -> None:
-    assert estimate_tokens("") == 0
-    assert estimate_tokens("abcde") == 2
+def test_answer_lengths_in_training_units_are_characters_over_four() -> None:
+    assert tokens_from_chars(0) == 0
+    assert tokens_from_chars(5) == 2
 
 
-def test_input_tokens_count_messages_and_tools() -> None:
-    plain = ChatRequest(model="m", messages=[Message("user", [TextPart("a" * 40)])])
-    with_tool = ChatRequest(model="m", messages=plain.messages, tools=[Tool("lookup", "find it", {"type": "object"})])
+def test_input_tokens_count_messages_and_tools_with_the_chat_format() -> None:
+    plain = ChatRequest(model="gpt-4o", messages=[Message("user", [TextPart("Hello world, how are you today?")])])
+    with_tool = ChatRequest(model="gpt-4o", messages=plain.messages,
+                            tools=[Tool("lookup", "find it", {"type": "object"})])
+    # 8 text tokens in o200k_base, 3 for the message, 3 priming the reply: what OpenAI bills for it.
     assert estimate_input_tokens(plain) == 14
     assert estimate_input_tokens(with_tool) > estimate_input_tokens(plain)
 

@@ -7,7 +7,6 @@ from typing import Any
 import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from asahi.errors import AsahiError
@@ -59,10 +58,3 @@ async def handle_validation_error(_request: Request, exc: Exception) -> Response
     fields = [{"param": _param(e), "message": str(e.get("msg"))} for e in errors[:20]]
     return Response(error_body("invalid_request", message, param=fields[0]["param"] if fields else None,
                                errors=fields), 400, media_type="application/json")
-
-
-async def handle_http_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return Response(error_body(code, str(exc.detail)), exc.status_code, media_type="application/json",
-                    headers=dict(exc.headers or {}))

@@ -1,7 +1,8 @@
 """Health for operators and load balancers.
 
 - `GET /health`: what this instance runs on and the live state of each backend (database, Redis, the ledger
-  spool, providers' breakers); `status` is `degraded` when one is down. `cache_backend` is the guide's field.
+  spool, providers' breakers) and the embedder as tried at start-up (`embedder_check`, with the provider's reason
+  when it refused the key); `status` is `degraded` when one is down. `cache_backend` is the guide's field.
 - `GET /health/live`: the process answers (liveness: restart it when this fails).
 - `GET /health/ready`: it can take traffic (readiness: 503 while the ledger spool is full, so a balancer sends
   requests elsewhere). A database outage alone does not make an instance unready: cached keys keep being served.
@@ -70,9 +71,11 @@ async def health(request: Request) -> JSONResponse:
     database, redis = await asyncio.gather(_database(built), _redis(built))
     ledger = built.ledger.state()
     backends = {"database": database, "redis": redis, "ledger": ledger, "providers": _providers(built)}
+    check = built.embedder_check
     degraded = (
         database["status"] != "ok" or redis["status"] == "down" or ledger["status"] != "ok"
         or any(p["status"] != "ok" for p in backends["providers"].values())
+        or (check is not None and check.status != "ok")
     )
     return JSONResponse({
         "status": "degraded" if degraded else "ok",
@@ -82,6 +85,7 @@ async def health(request: Request) -> JSONResponse:
         "database_backend": built.database_backend,
         "providers": sorted(built.providers),
         **built.describe_tier2(),
+        "embedder_check": None if check is None else check.describe(),
         "backends": backends,
     })
 

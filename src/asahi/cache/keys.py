@@ -31,3 +31,10 @@ def request_fingerprint(request: ChatRequest, model_or_mode: str) -> str:
 
 def tier1_key(org_id: str, fingerprint: str) -> str:
     return f"asahi:t1:{org_id}:{fingerprint}"
+
+
+def endpoint_key(org_id: str, endpoint: str, shape: object) -> str:
+    """A tier 1 key for an endpoint beside chat: `shape` is every field that shapes its answer, as JSON."""
+    digest = hashlib.md5(orjson.dumps([KEY_VERSION, endpoint, shape], option=orjson.OPT_SORT_KEYS),
+                         usedforsecurity=False).hexdigest()
+    return tier1_key(org_id, digest)

@@ -44,6 +44,20 @@ class Tier1:
         except CacheUnavailable as exc:
             self._failed("write", exc)
 
+    async def get_bytes(self, key: str) -> bytes | None:
+        """An entry of an endpoint beside chat (embeddings, completions), as stored; a failure is a miss."""
+        try:
+            return await self.backend.get(key)
+        except CacheUnavailable as exc:
+            self._failed("read", exc)
+        return None
+
+    async def put_bytes(self, key: str, value: bytes) -> None:
+        try:
+            await self.backend.put(key, value, self._ttl)
+        except CacheUnavailable as exc:
+            self._failed("write", exc)
+
     def _failed(self, step: str, exc: Exception) -> None:
         self._metrics.cache_errors.labels("t1").inc()
         log.warning("tier 1 %s failed, going on uncached: %s", step, type(exc).__name__)

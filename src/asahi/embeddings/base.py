@@ -14,6 +14,10 @@ class EmbeddingError(Exception):
     """The embedder failed (model error, provider down, bad response). Callers skip tier 2 for the request."""
 
 
+class KeyRejected(EmbeddingError):
+    """The embedding provider refused the credential (401/403): retrying will not help."""
+
+
 class Embedder(Protocol):
     name: str
     dimension: int

@@ -11,7 +11,7 @@ import cohere
 import httpx
 import numpy as np
 
-from asahi.embeddings.base import EmbeddingError, Vectors, normalise
+from asahi.embeddings.base import EmbeddingError, KeyRejected, Vectors, normalise
 
 DEFAULT_MODEL = "embed-english-v3.0"
 DIMENSIONS = {"embed-english-v3.0": 1024, "embed-multilingual-v3.0": 1024, "embed-english-light-v3.0": 384,
@@ -46,6 +46,10 @@ class CohereEmbedder:
             try:
                 response = await self._client.embed(model=self.model, texts=chunk, input_type="search_query",
                                                     embedding_types=["float"], truncate="END")
+            except cohere.core.ApiError as exc:
+                if exc.status_code in (401, 403):
+                    raise KeyRejected(f"Cohere rejected the key ({exc.status_code}: {_message(exc.body)})") from exc
+                raise EmbeddingError(f"Cohere embed failed: {exc}") from exc
             except Exception as exc:  # the SDK raises many types (HTTP, timeouts, parsing)
                 raise EmbeddingError(f"Cohere embed failed: {exc}") from exc
             floats = response.embeddings.float_
@@ -59,3 +63,55 @@ class CohereEmbedder:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def _message(body: object) -> str:
+    """Cohere's error bodies are `{"message": ...}`; anything else is shown as it came, shortened."""
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])
+    return str(body)[:200]
+
+
+class CohereEmbeddings:
+    """Cohere's embed API for `POST /v1/embeddings`: any Cohere model, the input type the caller asks for.
+
+    Vectors come back as Cohere computed them; the usage is Cohere's billed input tokens.
+    """
+
+    def __init__(self, api_key: str, *, base_url: str | None = None, timeout: float = 30.0,
+                 max_retries: int = 1) -> None:
+        self._http = httpx.AsyncClient(timeout=timeout)
+        self._client = cohere.AsyncClientV2(api_key=api_key, base_url=base_url, timeout=timeout,
+                                            max_retries=max_retries, httpx_client=self._http)
+
+    async def embed(self, texts: list[str], model: str, input_type: str) -> tuple[Vectors, int]:
+        rows: list[list[float]] = []
+        tokens = 0
+        for start in range(0, len(texts), MAX_TEXTS):
+            chunk = texts[start : start + MAX_TEXTS]
+            try:
+                response = await self._client.embed(model=model, texts=chunk, input_type=input_type,
+                                                    embedding_types=["float"], truncate="END")
+            except cohere.core.ApiError as exc:
+                raise CohereRefused(exc.status_code or 502, _message(exc.body)) from exc
+            except Exception as exc:  # the SDK raises many types (HTTP, timeouts, parsing)
+                raise EmbeddingError(f"Cohere embed failed: {exc}") from exc
+            floats = response.embeddings.float_
+            if floats is None or len(floats) != len(chunk):
+                raise EmbeddingError("Cohere returned no float embeddings for every text")
+            rows.extend(floats)
+            billed = response.meta.billed_units if response.meta is not None else None
+            tokens += int(billed.input_tokens or 0) if billed is not None else 0
+        return np.asarray(rows, dtype=np.float32), tokens
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+class CohereRefused(EmbeddingError):
+    """Cohere answered with an error status; `status` says which."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"Cohere refused the request ({status}: {message})")
+        self.status = status
+        self.reason = message

@@ -115,6 +115,11 @@ class LocalEmbedder:
         except Exception as exc:  # onnxruntime raises its own types; any failure means "skip tier 2"
             raise EmbeddingError(f"local embedder failed: {exc}") from exc
 
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Word pieces per text as the model reads them (special tokens included, truncation applied)."""
+        _, tokenizer = self._load()
+        return [len(e.ids) for e in tokenizer.encode_batch(texts)]
+
     async def embed(self, texts: list[str]) -> Vectors:
         loop = asyncio.get_running_loop()
         if len(texts) != 1:

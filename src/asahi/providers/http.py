@@ -60,7 +60,8 @@ class HttpProvider:
         self, name: str, base_url: str, api_key: str | None, *, timeout: float = 120.0, pool_size: int = 100
     ) -> None:
         self.name = name
-        self._url = base_url.rstrip("/") + self.path
+        self._base = base_url.rstrip("/")
+        self._url = self._base + self.path
         self._api_key = api_key
         self._timeout = timeout
         self._pool_size = pool_size
@@ -155,6 +156,59 @@ class HttpProvider:
             raise connection_error(self.name, "the stream ended before its last event")
         for owed in translator.finish():
             yield owed
+
+    async def call_json(self, path: str, body: dict[str, Any], account: Account | None = None) -> dict[str, Any]:
+        """POST `body` to another endpoint of this provider's API (embeddings, completions, token counts) and
+        read its JSON answer: the same pool, timeout and failure mapping as a chat call."""
+        timeout = aiohttp.ClientTimeout(total=self._timeout)
+        try:
+            async with self._client().post(
+                self._base + path, data=orjson.dumps(body), headers=self._request_headers(account), timeout=timeout
+            ) as response:
+                raw = await response.read()
+                if response.status >= 400:
+                    raise self._status_error(response.status, raw, response.headers)
+        except TimeoutError:
+            raise timeout_error(self.name) from None
+        except aiohttp.ClientError as err:
+            raise connection_error(self.name, str(err) or type(err).__name__) from err
+        try:
+            answer = orjson.loads(raw)
+        except orjson.JSONDecodeError as err:
+            raise invalid_response(self.name, f"answer body: {err}") from err
+        if not isinstance(answer, dict):
+            raise invalid_response(self.name, "answer body: not a JSON object")
+        return answer
+
+    async def call_events(
+        self, path: str, body: dict[str, Any], account: Account | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """POST `body` to another streaming endpoint and yield each event's JSON until `[DONE]`."""
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout, sock_read=self._timeout)
+        try:
+            async with self._client().post(
+                self._base + path, data=orjson.dumps(body), headers=self._request_headers(account), timeout=timeout
+            ) as response:
+                if response.status >= 400:
+                    raise self._status_error(response.status, await response.read(), response.headers)
+                async for event in server_events(response.content):
+                    if event.data == b"[DONE]":
+                        return
+                    try:
+                        data = orjson.loads(event.data)
+                    except orjson.JSONDecodeError as err:
+                        raise invalid_response(self.name, f"stream event: {err}") from err
+                    if not isinstance(data, dict):
+                        raise invalid_response(self.name, "stream event: not a JSON object")
+                    status = self.stream_error(data, event.event)
+                    if status is not None:
+                        raise status_error(self.name, status, self.error_message(data) or "error event", {})
+                    yield data
+        except TimeoutError:
+            raise timeout_error(self.name) from None
+        except aiohttp.ClientError as err:
+            raise connection_error(self.name, str(err) or type(err).__name__) from err
+        raise connection_error(self.name, "the stream ended before its last event")
 
     def _translate(self, translator: EventTranslator, event: ServerEvent) -> list[StreamEvent]:
         if translator.done or event.data == b"[DONE]":

@@ -53,6 +53,11 @@ def _family(provider: str) -> Family | None:
     return "anthropic" if provider == "anthropic" else "openai"
 
 
+def model_info(name: str, entry: dict[str, Any], family: Family | None) -> ModelInfo:
+    """One priced model entry, checked."""
+    return _model(name, entry, None, family)
+
+
 def _model(name: str, entry: dict[str, Any], base: dict[str, Any] | None, family: Family | None) -> ModelInfo:
     merged = {**(base or {}), **entry}
     provider = merged.get("provider")

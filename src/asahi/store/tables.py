@@ -143,3 +143,14 @@ routing_org_models = Table(
     Column("state", JSON, nullable=False),  # the org's online routing calibration (routing/online/)
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# The conversation of a Responses API answer (its input items and output items, as JSON), for previous_response_id.
+stored_responses = Table(
+    "stored_responses",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("org_id", String(32), nullable=False),
+    Column("conversation", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_stored_responses_org", "org_id", "created_at"),
+)

@@ -39,9 +39,19 @@ async def test_start_up_logs_the_binding_line(fake: FakePinecone, caplog: pytest
     await index.aclose()
 
 
-async def test_a_dimension_mismatch_is_a_clear_error(fake: FakePinecone) -> None:
+async def test_an_index_of_another_dimension_falls_back_to_memory_naming_both(
+    fake: FakePinecone, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    index = await build_vector_index(dimension=1024, pinecone_api_key=fake.api_key, pinecone_control_host=fake.url)
+    assert isinstance(index, MemoryVectorIndex) and index.dimension == 1024
+    (warning,) = [m for m in caplog.messages if "falls back to the in-memory" in m]
+    assert "1024" in warning and "16" in warning
+
+
+async def test_connecting_directly_to_an_index_of_another_dimension_is_refused(fake: FakePinecone) -> None:
     with pytest.raises(DimensionMismatch, match=r"1024.*16"):
-        await build_vector_index(dimension=1024, pinecone_api_key=fake.api_key, pinecone_control_host=fake.url)
+        await PineconeVectorIndex.connect(fake.api_key, dimension=1024, control_host=fake.url)
 
 
 @pytest.mark.parametrize("case", ["bad key", "unknown index", "unreachable"])

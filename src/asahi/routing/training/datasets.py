@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asahi.routing.cost import estimate_tokens, tokens_from_chars
+from asahi.routing.cost import tokens_from_chars
 
 CHEAP_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 STRONG_MODEL = "gpt-4-1106-preview"
@@ -92,7 +92,7 @@ def _correctness(
 ) -> Iterator[RoutingExample]:
     """Rows that record whether each model answered correctly; `answer_tokens` gives (cheap, strong) answer sizes."""
     for row in _rows(path):
-        tokens = estimate_tokens(row["prompt"])
+        tokens = tokens_from_chars(len(row["prompt"]))
         cheap_out, strong_out = answer_tokens(row)
         yield RoutingExample(
             name,
@@ -115,7 +115,8 @@ def _mmlu(path: Path, prices: Prices) -> Iterator[RoutingExample]:
 def _gsm8k(path: Path, prices: Prices) -> Iterator[RoutingExample]:
     return _correctness(
         "gsm8k", path, prices,
-        lambda row: (estimate_tokens(row["response_mixtral_8x7b"]), estimate_tokens(row["response_gpt4_1106"])),
+        lambda row: (tokens_from_chars(len(row["response_mixtral_8x7b"])),
+                     tokens_from_chars(len(row["response_gpt4_1106"]))),
     )
 
 
@@ -125,7 +126,7 @@ def _mtbench(path: Path, prices: Prices) -> Iterator[RoutingExample]:
         for turn, text in enumerate(row["turns"], start=1):
             cheap, strong = row[f"score_mixtral_8x7b_turn{turn}"], row[f"score_gpt4_1106_turn{turn}"]
             # A later turn is billed for the whole conversation before it.
-            context += estimate_tokens(text)
+            context += tokens_from_chars(len(text))
             if cheap is not None and strong is not None:
                 yield RoutingExample(
                     "mtbench",
@@ -147,7 +148,7 @@ def _alpacaeval(path: Path, prices: Prices) -> Iterator[RoutingExample]:
         cheap = row["models"].get(ALPACA_CHEAP)
         if cheap is None:
             continue
-        tokens = estimate_tokens(row["instruction"])
+        tokens = tokens_from_chars(len(row["instruction"]))
         cheap_out = tokens_from_chars(int(cheap["output_chars"]))
         strong_out = tokens_from_chars(int(row["baseline_output_chars"]))
         yield RoutingExample(
@@ -169,7 +170,7 @@ def _arena(path: Path, prices: Prices) -> Iterator[RoutingExample]:
         cheap, strong = row["scores"].get(CHEAP_MODEL), row["scores"].get(STRONG_MODEL)
         if cheap is None or strong is None:
             continue
-        tokens = estimate_tokens(row["prompt"])
+        tokens = tokens_from_chars(len(row["prompt"]))
         cheap_out = tokens_from_chars(int(row["answer_chars"][CHEAP_MODEL]))
         strong_out = tokens_from_chars(int(row["answer_chars"][STRONG_MODEL]))
         yield RoutingExample(
