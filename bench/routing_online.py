@@ -240,13 +240,13 @@ def cascade_stream(
 
 def cascade_inputs(data_dir: Path, prices: Prices) -> tuple[list[AnsweredExample], list[tuple[float, float]]]:
     """GSM8K's answered rows and their (cheap, strong) costs, priced like the routing rows."""
-    from asahi.routing.cost import estimate_tokens
+    from asahi.routing.cost import tokens_from_chars
 
     rows = load_answers(data_dir)
     costs = [
         (
-            prices.cheap(estimate_tokens(r.question), estimate_tokens(r.cheap_answer)),
-            prices.strong(estimate_tokens(r.question), estimate_tokens(r.strong_answer)),
+            prices.cheap(tokens_from_chars(len(r.question)), tokens_from_chars(len(r.cheap_answer))),
+            prices.strong(tokens_from_chars(len(r.question)), tokens_from_chars(len(r.strong_answer))),
         )
         for r in rows
     ]

@@ -4,6 +4,7 @@ import logging
 
 import pytest
 
+from asahi.embeddings.factory import build_embedding
 from tests.conftest import Running, SettingsFactory, start
 
 
@@ -58,7 +59,7 @@ async def test_a_rejected_cohere_key_is_seen_at_start_up_with_its_reason(
     assert data["status"] == "degraded"
     assert data["embedder_check"] == {"embedder": "cohere:embed-english-v3.0", "status": "rejected",
                                       "reason": "Cohere rejected the key (401: invalid api token)"}
-    assert data["embedder"] == "local:all-MiniLM-L6-v2-int8"
+    assert data["embedder"] == build_embedding(provider="local").name  # the static table + MiniLM pair
     assert any("Cohere rejected the key (401: invalid api token) at start-up" in r.getMessage()
                for r in caplog.records if r.levelno == logging.ERROR)
 

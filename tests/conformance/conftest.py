@@ -47,7 +47,10 @@ def served(openai_server: FakeOpenAIEndpoints, anthropic_server: FakeAnthropicEn
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("conformance")
     overlay = folder / "config.yaml"
-    overlay.write_text(yaml.safe_dump({"routing": {"max_retries": 0, "request_timeout_seconds": 10}}))
+    # Tier 2 off: these tests share one gateway and script each answer, and short prompts such as "hi" or
+    # "weather?" would be answered from an earlier test's semantic entry (tier 2 has tests of its own).
+    overlay.write_text(yaml.safe_dump({"routing": {"max_retries": 0, "request_timeout_seconds": 10},
+                                       "cache": {"tier2": {"enabled": False}}}))
     settings = load_settings({
         "ASAHI_DATA_DIR": str(folder / "data"), "ASAHI_LOG_LEVEL": "WARNING", "ASAHI_CONFIG": str(overlay),
         "OPENAI_API_KEY": openai_server.api_key, "OPENAI_BASE_URL": openai_server.base_url,
