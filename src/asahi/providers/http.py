@@ -106,20 +106,24 @@ class HttpProvider:
             return self._headers
         return {**JSON_HEADERS, **self.auth_headers(account.api_key)}
 
-    async def complete(self, request: ChatRequest, model: str, account: Account | None = None) -> ChatResult:
-        body = orjson.dumps(self.to_wire(request, model, stream=False))
+    async def _post(self, url: str, body: bytes, account: Account | None) -> bytes:
+        """One JSON call: the pooled session, the total timeout, and the failure mapping every call shares."""
         timeout = aiohttp.ClientTimeout(total=self._timeout)
         try:
             async with self._client().post(
-                self._url, data=body, headers=self._request_headers(account), timeout=timeout
+                url, data=body, headers=self._request_headers(account), timeout=timeout
             ) as response:
                 raw = await response.read()
                 if response.status >= 400:
                     raise self._status_error(response.status, raw, response.headers)
+                return raw
         except TimeoutError:
             raise timeout_error(self.name) from None
         except aiohttp.ClientError as err:
             raise connection_error(self.name, str(err) or type(err).__name__) from err
+
+    async def complete(self, request: ChatRequest, model: str, account: Account | None = None) -> ChatResult:
+        raw = await self._post(self._url, orjson.dumps(self.to_wire(request, model, stream=False)), account)
         try:
             answer = orjson.loads(raw)
             if not isinstance(answer, dict):
@@ -160,18 +164,7 @@ class HttpProvider:
     async def call_json(self, path: str, body: dict[str, Any], account: Account | None = None) -> dict[str, Any]:
         """POST `body` to another endpoint of this provider's API (embeddings, completions, token counts) and
         read its JSON answer: the same pool, timeout and failure mapping as a chat call."""
-        timeout = aiohttp.ClientTimeout(total=self._timeout)
-        try:
-            async with self._client().post(
-                self._base + path, data=orjson.dumps(body), headers=self._request_headers(account), timeout=timeout
-            ) as response:
-                raw = await response.read()
-                if response.status >= 400:
-                    raise self._status_error(response.status, raw, response.headers)
-        except TimeoutError:
-            raise timeout_error(self.name) from None
-        except aiohttp.ClientError as err:
-            raise connection_error(self.name, str(err) or type(err).__name__) from err
+        raw = await self._post(self._base + path, orjson.dumps(body), account)
         try:
             answer = orjson.loads(raw)
         except orjson.JSONDecodeError as err:
