@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("asahi.call",),
     ("asahi.ledger",),
     ("asahi.verification",),
+    ("asahi.cascade",),
     ("asahi.pipeline", "asahi.paths"),
     ("asahi.components",),
     ("asahi.api", "asahi.app", "asahi.server", "asahi.cli", "asahi.demo"),

@@ -21,6 +21,7 @@ from asahi.cache.semantic.store import SemanticStore, SemanticSync
 from asahi.cache.semantic.tier2 import Tier2
 from asahi.cache.tier1 import Tier1
 from asahi.cache.vectors.factory import build_vector_index
+from asahi.cascade import Cascade
 from asahi.embeddings.check import EmbedderCheck, check_embedder
 from asahi.embeddings.factory import Tier2Embedding, build_embedding, shared_minilm
 from asahi.governance.auth import Authenticator
@@ -41,6 +42,7 @@ from asahi.routing.catalog import Catalog
 from asahi.routing.learned import LearnedRouter
 from asahi.routing.online.service import OnlineRouting
 from asahi.routing.router import Router
+from asahi.routing.verifier import Verifier
 from asahi.settings import Settings
 from asahi.store import db
 from asahi.store.availability import DatabaseState
@@ -131,13 +133,15 @@ async def build(settings: Settings) -> Components:
             breaker_threshold=routing.circuit_breaker.failures,
             breaker_cooldown=routing.circuit_breaker.cooldown_seconds,
         )
-        verifier = None
+        verifier, cascade = None, None
         if router.online is not None:
             judge = router.catalog.get(routing.online.judge_model or router.default_model or "")
             verifier = RoutingVerifier(router.online, providers, resilience, ledger, engine, judge,
                                        timeout=routing.request_timeout_seconds)
             await verifier.start()
             stack.push_async_callback(verifier.aclose)
+            cascade = Cascade(verifier, Verifier.load(), providers, resilience,
+                              timeout=routing.request_timeout_seconds)
         pipeline = Pipeline(
             router=router, providers=providers, policies=policies, limiter=limiter, tier1=tier1, tier2=tier2,
             config=PipelineConfig(
@@ -147,6 +151,7 @@ async def build(settings: Settings) -> Components:
             ),
             ledger=ledger, metrics=metrics, resilience=resilience, verifier=verifier,
             router_embedder=shared_minilm(),  # loads on the first routed request, not at start-up
+            cascade=cascade,
         )
         paths = build_paths(settings, engine, pipeline, tier1, router, providers)
         stack.push_async_callback(paths.aclose)

@@ -1,6 +1,6 @@
 """The request path, the same for every surface:
 
-    policy (allowed model, rate limit) -> tier 1 -> tier 2 (embed once) -> route -> provider
+    policy (allowed model, rate limit) -> tier 1 -> tier 2 (embed once) -> route -> provider (or the cascade)
       -> store in the tiers -> record the ledger row (batched, off the hot path) -> outcome (+ x-asahi-* headers)
 
 Surfaces parse their wire format into a `Call` and render the `Outcome`; no surface has its own copy of a step.
@@ -22,6 +22,7 @@ from asahi.cache.semantic.tier2 import Probe, Tier2
 from asahi.cache.tier1 import Tier1
 from asahi.cache.vectors.base import Vector
 from asahi.call import CacheStatus, Call, Outcome
+from asahi.cascade import Cascade
 from asahi.domain import ChatRequest, ChatResult, StreamEvent, Usage
 from asahi.embeddings.base import Embedder, EmbeddingError
 from asahi.errors import AsahiError, RateLimited
@@ -78,6 +79,7 @@ class Pipeline:
         resilience: Resilience,
         verifier: RoutingVerifier | None = None,
         router_embedder: Embedder | None = None,
+        cascade: Cascade | None = None,
     ) -> None:
         self._router = router
         self._providers = providers
@@ -91,6 +93,7 @@ class Pipeline:
         self._resilience = resilience
         self._verifier = verifier
         self._router_embedder = router_embedder
+        self._cascade = cascade
 
     async def admit(self, org_id: str) -> OrgPolicy:
         """What every request of every endpoint passes before anything is read or sent: the ledger can record it,
@@ -138,6 +141,8 @@ class Pipeline:
                                     call.org_id)
         plan = Plan(route, baseline, key if cacheable and call.cache.write else None, cacheable, probe,
                     PrefixCaching(call.org_id, self._config.prompt_caching))
+        if self._cascade is not None and self._cascade.applies(call, route, policy.cascade):
+            return await self._cascaded(call, plan, self._cascade)
         if call.request.stream:
             return await self._stream(call, plan)
         return await self._complete(call, plan)
@@ -220,6 +225,31 @@ class Pipeline:
         self.record(call, outcome, result.usage, status=200, upstream_seconds=upstream)
         if self._verifier is not None:
             self._verifier.answered(call, plan.route, result)
+        return outcome
+
+    async def _cascaded(self, call: Call, plan: Plan, cascade: Cascade) -> Outcome:
+        """The cheap model's answer when its check passes, else the strong model's; a stream is the replay of the
+        answer kept, since nothing may reach the client before the check."""
+        upstream_started = time.perf_counter()
+        try:
+            cascaded = await cascade.answer(call, plan.route, _prepare(plan.tier3))
+        except AsahiError as exc:
+            self._failed(call, plan.route, exc, time.perf_counter() - upstream_started)
+            raise
+        upstream = time.perf_counter() - upstream_started
+        result = replace(cascaded.result, id=call.request_id)
+        outcome = self._answered(call, plan, cascaded.model, result.usage)
+        outcome.routing_reason = f"{plan.route.reason}; {cascaded.reason}"
+        complete = finished_cleanly(result)
+        cached = replace(result, model=cascaded.model.name, provider=cascaded.model.provider)
+        if plan.key is not None and complete:
+            await self._tier1.put(plan.key, CachedAnswer(cached))
+        self._after_tier2(call, plan, cached, complete)
+        self.record(call, outcome, result.usage, status=200, upstream_seconds=upstream)
+        if call.request.stream:
+            outcome.events = _replay(events_from_result(result))
+        else:
+            outcome.result = result
         return outcome
 
     async def _stream(self, call: Call, plan: Plan) -> Outcome:

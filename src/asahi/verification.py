@@ -101,7 +101,7 @@ class RoutingVerifier:
     async def _label(self, call: Call, judged: Judged, strong_answer: str) -> None:
         request = replace(call.request, stream=False, include_usage=False)
         try:
-            cheap = await self._ask(call, judged.cheap, request)
+            cheap = await self.ask(call, judged.cheap, request)
             json_mode = (request.response_format or {}).get("type") in ("json_object", "json_schema")
             cheap_answer = cheap.choices[0].message.text if cheap.choices else ""
             loss = labels.exact_match_loss(cheap_answer, strong_answer, judged.assessment.family, json_mode)
@@ -110,7 +110,7 @@ class RoutingVerifier:
                 prompt = labels.judge_prompt(request.last_user_text(), cheap_answer, strong_answer, cheap_first)
                 question = ChatRequest(model=self._judge.name, messages=[Message("user", [TextPart(prompt)])],
                                        max_tokens=JUDGE_MAX_TOKENS)
-                verdict = await self._ask(call, self._judge, question)
+                verdict = await self.ask(call, self._judge, question)
                 loss = labels.verdict_loss(verdict.choices[0].message.text if verdict.choices else "", cheap_first)
         except AsahiError as exc:  # a label not had is only a label fewer; the answer was already served
             log.info("routing verification skipped: %s", exc.code)
@@ -120,23 +120,41 @@ class RoutingVerifier:
         self.online.record(judged.org_id, judged.assessment, judged.embedding, loss, saving=judged.saving)
         self._changed.add(judged.org_id)
 
-    async def _ask(self, call: Call, model: ModelInfo, request: ChatRequest) -> ChatResult:
-        """One extra call on the org's account, recorded in the ledger as a cost of verification."""
+    async def ask(self, call: Call, model: ModelInfo, request: ChatRequest) -> ChatResult:
+        """One extra call on the org's account, booked as a cost of verification."""
         started = time.perf_counter()
         result, _ = await self._resilience.complete(
             [(self._providers[model.provider], model.name)], request,
             self._resilience.deadline_in(self._timeout), account=Account(call.org_id),
         )
+        self.book(call, model, result, time.perf_counter() - started)
+        return result
+
+    def book(self, call: Call, model: ModelInfo, result: ChatResult, seconds: float) -> None:
+        """A ledger row of its own, cause `routing_verification`, for a call made only to check an answer: its
+        cost counts against every saving figure."""
         cost = price(model, result.usage)
         negative = Cost(None if cost.usd is None else -cost.usd)
         outcome = Outcome(
             request_id=new_request_id(), model=model.name, provider=model.provider, cache="bypass",
             routing_reason=f"routing verification of {call.request_id}", bill=Bill(cost, FREE, negative,
                                                                                    "routing_verification"),
-            latency_ms=(time.perf_counter() - started) * 1000,
+            latency_ms=seconds * 1000,
         )
         self._ledger.record(row_for(replace(call, request_id=outcome.request_id), outcome, result.usage, 200))
-        return result
+
+    def record_cascade(self, org_id: str, family: int, score: float, loss: float) -> None:
+        """A cascade label: the cheap answer (its check score) against the strong one."""
+        self.online.cascade_record(org_id, family, score, loss)
+        self._changed.add(org_id)
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> bool:
+        """Run `coro` off the response path; False (and closed) when too many are in flight already."""
+        if len(self._background) >= MAX_BACKGROUND:
+            coro.close()
+            return False
+        self._spawn(coro)
+        return True
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

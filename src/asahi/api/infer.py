@@ -40,6 +40,7 @@ class InferRequest(BaseModel):
     quality_preference: Literal["low", "medium", "high"] | Annotated[float, Field(ge=0, le=1)] | None = None
     latency_preference: Literal["low", "normal"] | None = None
     cost_budget: Annotated[float, Field(gt=0)] | None = None
+    cascade: bool | None = None
     max_tokens: Annotated[int, Field(ge=1)] | None = None
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
     cache: CacheFlags | None = None
@@ -109,7 +110,8 @@ async def infer(request: Request) -> Response:
         body, large = await read_json(request)
         parsed = _parse(body)
         hints = RoutingHints(
-            RoutingMode(parsed.mode()), parsed.quality_preference, parsed.latency_preference, parsed.cost_budget
+            RoutingMode(parsed.mode()), parsed.quality_preference, parsed.latency_preference, parsed.cost_budget,
+            parsed.cascade,
         )
         flags = parsed.cache.model_dump() if parsed.cache else None
         call = Call(rid, "infer", key, parsed.to_chat(), cache=cache_directive(request, flags), routing=hints,

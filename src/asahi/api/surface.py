@@ -20,7 +20,7 @@ from asahi.api.body import LARGE_BODY, BodyLimits, decode_body
 from asahi.api.deps import components
 from asahi.call import CacheDirective, Call, Outcome
 from asahi.domain import ChatRequest, ChatResult, StreamEvent
-from asahi.errors import AsahiError
+from asahi.errors import AsahiError, BadRequest
 from asahi.governance.auth import presented_key, require_scope
 from asahi.governance.keys import KeyRecord
 from asahi.routing.hints import RoutingHints
@@ -59,6 +59,19 @@ def cache_directive(request: Request, body_flags: dict[str, Any] | None = None) 
         write="no-store" not in values and flags.get("write", True) is not False,
         allow_high_temperature="force" in values or flags.get("force") is True,
     )
+
+
+_SWITCH = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
+
+
+def routing_hints(request: Request) -> RoutingHints:
+    """`x-asahi-cascade: on | off` on the compatible surfaces (their bodies belong to the provider's format)."""
+    value = request.headers.get("x-asahi-cascade")
+    if value is None:
+        return RoutingHints()
+    if value.strip().lower() not in _SWITCH:
+        raise BadRequest("x-asahi-cascade must be on or off.", param="x-asahi-cascade")
+    return RoutingHints(cascade=_SWITCH[value.strip().lower()])
 
 
 def internal_error() -> AsahiError:
@@ -106,7 +119,7 @@ async def serve_chat(request: Request, surface: SurfaceFormat) -> Response:
         key = await authenticate(request)
         body, large = await read_json(request)
         chat = await asyncio.to_thread(surface.parse, body) if large else surface.parse(body)
-        call = Call(rid, surface.name, key, chat, cache=cache_directive(request), routing=RoutingHints(),
+        call = Call(rid, surface.name, key, chat, cache=cache_directive(request), routing=routing_hints(request),
                     large=large)
         outcome = await components(request).pipeline.run(call)
     except AsahiError as err:

@@ -35,6 +35,8 @@ class OrgPolicy(BaseModel):
     quality_floor: Annotated[float, Field(ge=0.5, le=1.0)] | None = None
     requests_per_minute: Annotated[int, Field(ge=1)] | None = None
     tier2_target_error: Annotated[float, Field(gt=0.0, le=0.2)] | None = None
+    cascade: bool = Field(False, description="Routed word problems: the cheap model answers first, the strong "
+                                             "one only when the cheap answer looks wrong")
 
     def allows(self, model: str) -> bool:
         return self.allowed_models is None or model in self.allowed_models

@@ -28,6 +28,7 @@ class RoutingHints:
     quality: float | str | None = None  # share of the strong model's quality to keep, or low/medium/high
     latency: Literal["low", "normal"] | None = None
     cost_budget: float | None = None  # USD for this request
+    cascade: bool | None = None  # cheap model first, strong only when its answer looks wrong; None: the org's
 
     @property
     def guided(self) -> bool:

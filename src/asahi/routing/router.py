@@ -65,6 +65,7 @@ class Judged:
     embedding: npt.NDArray[np.float32]
     saving: Saving  # of the cheap tier against the strong model, in strong output tokens
     cheap: ModelInfo  # the cheap-tier model a label compares against the strong one
+    floor: float  # the share of the strong model's quality this request must keep
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,7 +380,7 @@ class Router:
             return saving_tokens(strong_cost, cheap_cost, unit)
 
         saving = Saving(saved(0), saved(1) - saved(0))
-        return advice, Judged(org_id, assessment, embedding, saving, cheap)
+        return advice, Judged(org_id, assessment, embedding, saving, cheap, floor)
 
     def _sampled(self, judged: Judged, floor: float, costs: dict[str, float | None], strong: ModelInfo) -> bool:
         """Whether this request is labelled: drawn with the org's adaptive probability (more while uncertain)."""
