@@ -83,6 +83,7 @@ class Report:
     cached_input_tokens: int
     overhead_ms: dict[str, float]
     incomplete_rows: int
+    routing_quality: list[dict[str, Any]] = field(default_factory=list)  # GET /analytics/routing's families
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -221,10 +222,13 @@ def run(variant: Variant, workload: str, conversations: list[list[str]], concurr
         sent = asyncio.run(replay(url, key, variant, conversations, concurrency, errors))
         seconds = time.perf_counter() - started
         time.sleep(1.5)  # the ledger writes in batches off the request path
-        usage = httpx.get(url + "/analytics/usage", params={"days": 1},
-                          headers={"Authorization": f"Bearer {key}"}, timeout=60).json()
+        auth = {"Authorization": f"Bearer {key}"}
+        usage = httpx.get(url + "/analytics/usage", params={"days": 1}, headers=auth, timeout=60).json()
+        quality = httpx.get(url + "/analytics/routing", headers=auth, timeout=60).json()["families"]
         rows = ledger_rows(database)
-    return summarise(variant, workload, sent, len(conversations), dict(errors), seconds, usage, rows)
+    report = summarise(variant, workload, sent, len(conversations), dict(errors), seconds, usage, rows)
+    report.routing_quality = quality if variant.model == AUTO else []
+    return report
 
 
 def ledger_rows(database: Path) -> list[dict[str, Any]]:
@@ -292,18 +296,35 @@ def settings(variant: Variant) -> str:
 
 
 def table(reports: list[Report]) -> str:
-    head = ("| variant | requests | spend | baseline | saved | tier 1 | tier 2 | tier 3 | routing* | cached input "
-            "| overhead p50 / p95 |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    head = ("| variant | requests | spend | baseline | saved | tier 1 | tier 2 | tier 3 | routing* | quality kept* "
+            "| cached input | overhead p50 / p95 |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     for r in reports:
         cause = r.net_by_cause
         lines.append(
             f"| {r.variant.name} | {r.requests} | {usd(r.spend)} | {usd(r.baseline)} | {usd(r.saved)} "
             f"({pct(r.saved, r.baseline)}) | {pct(cause['tier1'], r.baseline)} | {pct(cause['tier2'], r.baseline)} "
-            f"| {pct(cause['tier3'], r.baseline)} | {pct(cause['routing'], r.baseline)} "
+            f"| {pct(cause['tier3'], r.baseline)} | {pct(cause['routing'], r.baseline)} | {kept(r)} "
             f"| {pct(r.cached_input_tokens, r.input_tokens)} | {r.overhead_ms['p50']:.1f} / "
             f"{r.overhead_ms['p95']:.1f} ms |")
     return "\n".join(lines)
+
+
+def families(r: Report) -> str:
+    return ", ".join(
+        f"{f['family']} {f['labels']} labels, " + ("cheap allowed" if f["routing_open"] else "strong only")
+        + ("" if f["quality_kept"] is None else f", kept {100 * f['quality_kept']:.1f}%")
+        for f in r.routing_quality
+    )
+
+
+def kept(r: Report) -> str:
+    """The lowest quality kept among the families routing measured, with its lower bound; – when not routed."""
+    measured = [f for f in r.routing_quality if f["quality_kept"] is not None]
+    if not measured:
+        return "–" if not r.routing_quality else "no labels"
+    worst = min(measured, key=lambda f: f["quality_kept"])
+    return f"{100 * worst['quality_kept']:.1f}% (≥ {100 * worst['quality_kept_lower_bound']:.1f}%)"
 
 
 def details(reports: list[Report]) -> str:
@@ -315,7 +336,8 @@ def details(reports: list[Report]) -> str:
         lines.append(f"- **{r.variant.name}** ({settings(r.variant)}): upstream answers by model: {routed}; "
                      f"answered by tier: {dict(sorted(r.answered_by_tier.items()))}; the ledger's own attribution "
                      f"(whole rows): {ledger}; requests refused: {errors}; "
-                     f"replay took {r.seconds:.0f} s.")
+                     + (f"routing's own measure per family: {families(r)}; " if r.routing_quality else "")
+                     + f"replay took {r.seconds:.0f} s.")
     return "\n".join(lines)
 
 
@@ -382,19 +404,23 @@ one request at a time is the one to read for the gateway's own cost.
 """
 DOC_TAIL = TAIL_HEADING + r"""
 
-- (\*) Routing is not yet quality-checked. The routing column is what `asahi/auto` saved by answering with cheaper
-  models; how much answer quality that gives up on this traffic is not measured here (the router was never
-  trained on it). Read it as an upper bound until the online quality estimate reports beside it.
+- (\*) Routing keeps each org's quality floor by checking itself online (docs/routing.md): a new org is answered
+  by the strong model until its own sampled requests, each also answered by the cheap model and compared, show
+  where the cheap one is good enough. The routing column is net of those extra calls (`routing_verification`
+  in the ledger). "Quality kept" is routing's own measure from those labels (GET /analytics/routing): the
+  lowest family's share of the strong model's quality kept at the threshold in force, with the lower confidence
+  bound the floor (95%) applies to; "no labels" when no family has any yet. On the simulator the answers
+  compared, and the judge's verdicts, are the simulator's, so this shows the mechanism holding its bound, not
+  how a real cheap model compares with a real strong one: docs/routing.md measures that on labelled sets.
 - Tier 3 is counted only from cached tokens the (simulated) provider reported, priced at its cache-read and
-  cache-write rates; "prompt caching off" is the simulator without its provider prompt-cache model, i.e. what
-  the ledger showed before it had one. The simulated caches leave out OpenAI's overflow past about 15 requests a
-  minute per prefix and eviction under load, so a real bill may show somewhat less.
-- On an OpenAI model the provider caches by itself: the "tier 3 off" row saves as much as the row with tier 3 on,
-  so that saving would be on the bill without Asahi too. The ledger still books it as tier 3, because its
-  baseline is the bill with no provider prompt cache at all. Tier 3's `prompt_cache_key` matters on a real bill
-  by keeping one prompt's requests on the same cache machines, which the simulator models only as "the same key
-  or none meets, different keys do not". On an Anthropic model nothing is cached unless the request marks it, so
-  there tier 3's breakpoints are the whole saving, net of the 25% premium the first call of each prefix pays.
+  cache-write rates; "prompt caching off" is the simulator without its provider prompt-cache model. The
+  simulated caches leave out OpenAI's overflow past about 15 requests a minute per prefix and eviction under
+  load, so a real bill may show somewhat less.
+- On an OpenAI model the provider caches by itself, with or without Asahi: the bill is lower (the cached input
+  column) but none of it is Asahi's saving, so those rows' baseline is billed with the same cached tokens and
+  shows no tier 3 saving, tier 3 on or off. On an Anthropic model nothing is cached unless the request marks
+  it, so there tier 3's breakpoints are the whole saving, net of the 25% premium the first call of each prefix
+  pays. Routed rows follow the same rule per answer, so their baseline sits between the two.
 - The ledger's own attribution (in each row's notes, from GET /analytics/usage) books a whole row under one
   cause: a routed answer that also read the prompt cache counts as routing. The cause columns split each row by
   the ledger's own tier 3 part (`prompt_cache_saved_usd`), so they add up to the net saving.

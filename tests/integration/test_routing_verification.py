@@ -62,6 +62,9 @@ async def test_a_sampled_request_is_answered_strong_and_labelled_off_the_path(ga
     assert len(verification) == 1 and verification[0]["saved_usd"] == -verification[0]["cost_usd"]
     assert "sampled to verify" in next(r for r in rows if r["saving_cause"] != "routing_verification")[
         "routing_reason"]
+    report = (await gateway.running.client.get("/analytics/routing", headers=gateway.headers)).json()
+    assert report["online"] is True and report["floor"] == 0.95
+    assert [(f["family"], f["labels"], f["routing_open"]) for f in report["families"]] == [("choice", 1, False)]
 
 
 @pytest.mark.parametrize("backend", ["embedded"], indirect=True)

@@ -4,6 +4,8 @@
 - GET /analytics/requests: the ledger newest first, filtered and cursor-paginated; /analytics/requests/{id}: one.
 - GET /analytics/facets: the models and keys seen, for filters.
 - GET /analytics/cache: tier 2's bound on wrong hits (δ) against what feedback measured.
+- GET /analytics/routing: the quality routing keeps, per prompt family, as the org's own verified requests
+  measure it, against its floor.
 """
 
 from __future__ import annotations
@@ -158,3 +160,17 @@ async def cache_report(request: Request, days: Days = None, since: Since = None,
         "labels": len(model.labels),
         "feedback": measured,
     }}
+
+
+@router.get("/routing")
+async def routing_report(request: Request) -> dict[str, Any]:
+    """Routing's promise and its record on this instance: the floor, and per family the quality kept at the
+    threshold in force with the lower confidence bound the floor applies to."""
+    key = await _analyst(request)
+    built = components(request)
+    policy = await built.policies.get(key.org_id)
+    floor = built.router.floor_of(policy)
+    online = built.router.online
+    if online is None:
+        return {"online": False, "floor": floor, "families": []}
+    return {"online": True, "floor": floor, "families": online.quality_report(key.org_id, floor)}

@@ -455,8 +455,12 @@ class Router:
     def _pick_named(models: list[ModelInfo], name: str | None) -> ModelInfo | None:
         return next((m for m in models if m.name == name), None)
 
+    def floor_of(self, policy: OrgPolicy) -> float:
+        """The org's quality floor: its policy's, else the gateway's default."""
+        return policy.quality_floor if policy.quality_floor is not None else self._floor_default
+
     def _floor(self, hints: RoutingHints, policy: OrgPolicy) -> float:
-        own = policy.quality_floor if policy.quality_floor is not None else self._floor_default
+        own = self.floor_of(policy)
         wanted = hints.quality
         if wanted is None or wanted == "medium":
             return own

@@ -141,3 +141,14 @@ def test_state_round_trips() -> None:
         after = restored.estimate(request.embedding, request.offline_loss, 1.0)
         assert after.covered == before.covered
         assert after.loss == pytest.approx(before.loss, abs=0.02)  # embeddings persist as int8
+
+
+def test_the_quality_reported_is_what_the_stream_kept_and_its_bound_is_below_it() -> None:
+    assert FamilyCalibration().quality_lost(0.95) is None  # nothing to report without labels
+    calibration = FamilyCalibration(offline_bar=0.0)
+    outcome = run(calibration, clustered_traffic(2000, hard_loss_rate=0.6, seed=5, offline=inverted), seed=5)
+    reported = calibration.quality_lost(0.95)
+    assert reported is not None and outcome.cheap_share > 0.2
+    estimate, upper = reported
+    assert 0.0 < estimate <= upper <= 0.05  # the bound the floor holds
+    assert abs((1 - estimate) - outcome.quality) < 0.03

@@ -121,6 +121,19 @@ class FamilyCalibration:
         """λ for `floor`: loss ≤ λ × saving (strong output tokens) goes cheap; -inf while evidence is short."""
         return self._operating(floor)[0]
 
+    def quality_lost(self, floor: float) -> tuple[float, float] | None:
+        """(estimate, upper bound) of the share of the strong model's quality lost per request at the threshold
+        in force for `floor`, from the sampled labels; (0, 0) while nothing goes cheap, None without labels."""
+        fit = self._fit
+        if fit is None or not len(fit.scores):
+            return None
+        threshold = self._operating(floor)[0]
+        bounds = loss_bounds(fit.scores, fit.losses, self.z)
+        at = np.flatnonzero(bounds.thresholds <= threshold)
+        if not math.isfinite(threshold) or not at.size:
+            return 0.0, 0.0
+        return float(bounds.estimate[at[-1]]), float(bounds.upper[at[-1]])
+
     def answer_tokens(self, offline_tokens: float) -> float:
         """The offline answer-length estimate moved by the org's own answers in this family."""
         return float(self._answer_tokens(np.array([offline_tokens]))[0])

@@ -94,6 +94,21 @@ class OnlineRouting:
     def threshold(self, org_id: str, family: int, floor: float) -> float:
         return self.family(org_id, family).threshold(floor)
 
+    def quality_report(self, org_id: str, floor: float) -> list[dict[str, Any]]:
+        """Per family the org has traffic in: its labels, whether anything goes cheap, and the quality kept
+        (1 − the estimated loss per request) with its lower confidence bound, the figure the floor holds."""
+        report = []
+        for family, calibration in sorted(self._org(org_id).families.items()):
+            lost = calibration.quality_lost(floor)
+            report.append({
+                "family": FAMILIES[family],
+                "labels": len(calibration.evidence),
+                "routing_open": math.isfinite(calibration.threshold(floor)),
+                "quality_kept": None if lost is None else round(1.0 - lost[0], 4),
+                "quality_kept_lower_bound": None if lost is None else round(max(0.0, 1.0 - lost[1]), 4),
+            })
+        return report
+
     def guard(self, org_id: str, assessment: Assessment, embedding: npt.NDArray[np.floating[Any]]) -> bool:
         """True when the prompt may go cheap at all: the org's labels cover its region."""
         return self.family(org_id, assessment.family).estimate(embedding, assessment.loss, assessment.nearest).covered
