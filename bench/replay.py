@@ -319,12 +319,14 @@ def families(r: Report) -> str:
 
 
 def kept(r: Report) -> str:
-    """The lowest quality kept among the families routing measured, with its lower bound; – when not routed."""
-    measured = [f for f in r.routing_quality if f["quality_kept"] is not None]
-    if not measured:
-        return "–" if not r.routing_quality else "no labels"
-    worst = min(measured, key=lambda f: f["quality_kept"])
-    return f"{100 * worst['quality_kept']:.1f}% (≥ {100 * worst['quality_kept_lower_bound']:.1f}%)"
+    """Per family routing saw: the quality kept with its lower bound, or that it has no labels yet; – unrouted."""
+    if not r.routing_quality:
+        return "–"
+    return "; ".join(
+        f"{f['family']} no labels" if f["quality_kept"] is None
+        else f"{f['family']} {100 * f['quality_kept']:.1f}% (≥ {100 * f['quality_kept_lower_bound']:.1f}%)"
+        for f in r.routing_quality
+    )
 
 
 def details(reports: list[Report]) -> str:
@@ -407,11 +409,13 @@ DOC_TAIL = TAIL_HEADING + r"""
 - (\*) Routing keeps each org's quality floor by checking itself online (docs/routing.md): a new org is answered
   by the strong model until its own sampled requests, each also answered by the cheap model and compared, show
   where the cheap one is good enough. The routing column is net of those extra calls (`routing_verification`
-  in the ledger). "Quality kept" is routing's own measure from those labels (GET /analytics/routing): the
-  lowest family's share of the strong model's quality kept at the threshold in force, with the lower confidence
-  bound the floor (95%) applies to; "no labels" when no family has any yet. On the simulator the answers
-  compared, and the judge's verdicts, are the simulator's, so this shows the mechanism holding its bound, not
-  how a real cheap model compares with a real strong one: docs/routing.md measures that on labelled sets.
+  in the ledger). "Quality kept" is routing's own measure from those labels (GET /analytics/routing), per
+  prompt family: the share of the strong model's quality kept at the threshold in force, with the lower
+  confidence bound the floor (95%) applies to. It covers what goes to the cheap tier; a model the catalog rates
+  as good as the baseline (here claude-haiku-4-5 for gpt-4o) is taken without labels. On the simulator the
+  answers compared, and the judge's verdicts (it calls its own answers even), are the simulator's, so this
+  shows the mechanism at work, not how a real cheap model compares with a real strong one: docs/routing.md
+  measures that on labelled sets.
 - Tier 3 is counted only from cached tokens the (simulated) provider reported, priced at its cache-read and
   cache-write rates; "prompt caching off" is the simulator without its provider prompt-cache model. The
   simulated caches leave out OpenAI's overflow past about 15 requests a minute per prefix and eviction under

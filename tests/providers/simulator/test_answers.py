@@ -9,6 +9,7 @@ import orjson
 
 from asahi.domain import ChatRequest, Message, TextPart, ToolCall
 from asahi.providers.simulator.answers import LABEL, prose, structured
+from asahi.routing.online.labels import judge_prompt, verdict_loss
 
 SCHEMA = {"type": "object", "required": ["name", "age"], "properties": {"name": {"type": "string"},
                                                                        "age": {"type": "integer"}}}
@@ -42,3 +43,10 @@ def test_json_object_follows_a_schema_given_in_the_prompt() -> None:
 
 def test_plain_requests_get_no_json() -> None:
     assert structured(ChatRequest(model="m", messages=[Message("user", [TextPart("{}")])]), seed=1) is None
+
+
+def test_a_judge_prompt_gets_a_verdict_that_routing_can_read() -> None:
+    judged = ChatRequest(model="m", messages=[Message("user", [TextPart(judge_prompt("Why?", "one", "two", True))])])
+    assert verdict_loss(prose(judged, "m", seed=2, words=4, finished=True), cheap_first=True) == 0.0  # a tie
+    plain = ChatRequest(model="m", messages=[Message("user", [TextPart("Which is better, A or B?")])])
+    assert "[[" not in prose(plain, "m", seed=2, words=4, finished=True)

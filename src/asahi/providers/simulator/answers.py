@@ -27,6 +27,7 @@ _FILLER = (
     "perform", "alike", "costs", "fall", "when", "repeated", "work", "is", "cached", "and", "routed", "well",
 )
 _RESULT_CHARS = 200
+_VERDICTS = ("[[A]]", "[[B]]", "[[C]]")
 _SCHEMA_SEARCH_TRIES = 20
 _DECODER = json.JSONDecoder()
 
@@ -40,7 +41,15 @@ def prose(request: ChatRequest, model: str, seed: int, words: int, finished: boo
         topic = " ".join(request.last_user_text().split()[:8])
         opening = f"{topic}: " if topic else ""
     filler = " ".join(_FILLER[(seed + i * 7) % len(_FILLER)] for i in range(words))
-    return f"{LABEL} ({model}) {opening}{filler}{'.' if finished else ''}"
+    return f"{LABEL} ({model}) {opening}{filler}{'.' if finished else ''}{_verdict(request)}"
+
+
+def _verdict(request: ChatRequest) -> str:
+    """A prompt asking for a [[A]] / [[B]] / [[C]] verdict, as a judge model is asked to compare two answers, gets
+    one: the simulator's answers are all the same filler, so it calls them even. Routing's online checks then
+    run offline end to end (its labels say the cheap model lost nothing, which is true of the simulator)."""
+    text = request.last_user_text()
+    return " [[C]]" if all(v in text for v in _VERDICTS) else ""
 
 
 def structured(request: ChatRequest, seed: int) -> str | None:
