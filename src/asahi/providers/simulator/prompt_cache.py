@@ -116,19 +116,28 @@ def _hasher(scope: str) -> hashlib.blake2b:
 
 
 def _step_digests(scope: str, blocks: list[Block], step: int) -> list[tuple[int, bytes]]:
-    """(tokens, digest of the prompt up to there) at every multiple of `step` tokens the prompt reaches."""
-    hasher, start, found = _hasher(scope), 0, []
+    """(tokens, digest of the prompt up to there) at every multiple of `step` tokens the prompt reaches. Each
+    character is hashed once, so a megabyte-long message costs a pass over it, not one per boundary."""
+    hasher, start = _hasher(scope), 0
+    found: list[tuple[int, bytes]] = []
     for block in blocks:
         end = start + block.tokens
         boundary = (start // step + 1) * step
-        while boundary <= end:
-            partial = hasher.copy()
+        if boundary <= end and block.atomic:
             # A boundary inside markup or an image covers all of it: a prompt that shares part of one shares it
-            # whole. Inside text it covers the characters of the tokens before it.
-            partial.update((block.text if block.atomic else block.text[: (boundary - start) * CHARS_PER_TOKEN])
-                           .encode())
-            found.append((boundary, partial.digest()))
-            boundary += step
+            # whole.
+            whole = hasher.copy()
+            whole.update(block.text.encode())
+            digest = whole.digest()
+            found.extend((b, digest) for b in range(boundary, end + 1, step))
+        elif boundary <= end:
+            # Inside text a boundary covers the characters of the tokens before it.
+            inner, fed = hasher.copy(), 0
+            for b in range(boundary, end + 1, step):
+                upto = max(fed, (b - start) * CHARS_PER_TOKEN)
+                inner.update(block.text[fed:upto].encode())
+                fed = upto
+                found.append((b, inner.copy().digest()))
         hasher.update(block.text.encode())
         start = end
     return found
