@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 NODE_CLIENTS := tests/clients/node
 NODE_STAMP := $(NODE_CLIENTS)/node_modules/.package-lock.json
 
-.PHONY: test lint demo bench eval install clean dashboard dashboard-check screenshots browser compat-table
+.PHONY: test lint demo bench eval install clean dashboard dashboard-check screenshots browser haproxy compat-table
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -50,6 +50,11 @@ dashboard-check: web/.next-check/index.html
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
+# Debian's HAProxy for the fleet test (tests/deploy/test_fleet.py): three instances behind a real load balancer.
+haproxy:
+	command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy)
+
 # Screenshots of every page at 1280x800 for docs/dashboard/, taken by the browser tests.
 screenshots: $(STAMP) dashboard browser
 	ASAHI_DASHBOARD_SCREENSHOTS=docs/dashboard $(VENV)/bin/pytest -q -p no:cacheprovider tests/web
@@ -62,7 +67,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 
-test: lint dashboard dashboard-check browser $(NODE_STAMP)
+test: lint dashboard dashboard-check browser haproxy $(NODE_STAMP)
 	eval "$$(scripts/test-services.sh)" && $(VENV)/bin/pytest -q -p no:cacheprovider
 
 demo: $(STAMP) dashboard
