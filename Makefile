@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 NODE_CLIENTS := tests/clients/node
 NODE_STAMP := $(NODE_CLIENTS)/node_modules/.package-lock.json
 
-.PHONY: test lint demo bench eval install clean dashboard dashboard-check screenshots browser haproxy compat-table
+.PHONY: test lint demo bench eval install clean dashboard dashboard-check screenshots browser haproxy jq compat-table
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -55,6 +55,10 @@ haproxy:
 	command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy)
 
+# jq, which the README's walk-through uses (tests/docs/test_readme.py runs it).
+jq:
+	command -v jq >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq)
+
 # Screenshots of every page at 1280x800 for docs/dashboard/, taken by the browser tests.
 screenshots: $(STAMP) dashboard browser
 	ASAHI_DASHBOARD_SCREENSHOTS=docs/dashboard $(VENV)/bin/pytest -q -p no:cacheprovider tests/web
@@ -67,7 +71,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 
-test: lint dashboard dashboard-check browser haproxy $(NODE_STAMP)
+test: lint dashboard dashboard-check browser haproxy jq $(NODE_STAMP)
 	eval "$$(scripts/test-services.sh)" && $(VENV)/bin/pytest -q -p no:cacheprovider
 
 demo: $(STAMP) dashboard
