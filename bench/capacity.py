@@ -70,6 +70,17 @@ async def pg_counters(url: str) -> dict[str, int]:
     return {name: int(row[name]) for name in PG_COUNTERS}
 
 
+async def row_bytes(url: str) -> dict[str, float]:
+    """Average stored size of a ledger row and of a tier 2 entry (pg_column_size of the whole row)."""
+    connection = await asyncpg.connect(url)
+    try:
+        return {table: round(float(await connection.fetchval(
+            f"SELECT coalesce(avg(pg_column_size(t.*)), 0) FROM {table} t")), 1)
+            for table in ("usage_records", "semantic_entries")}
+    finally:
+        await connection.close()
+
+
 def redis_calls(url: str) -> dict[str, int]:
     stats = sync_redis.Redis.from_url(url).info("commandstats")
     return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
@@ -213,6 +224,11 @@ def main() -> None:
             report["miss"] = per_request(misses, idle, n)
             report["tier1_hit"] = per_request(hits, idle, n + 1)
             report["tier2_hit"] = per_request(tier2_hits, idle, n + 1)
+            report["row_bytes"] = asyncio.run(row_bytes(bench.pg.url))
+            client = sync_redis.Redis.from_url(bench.redis.url)
+            entries = [k for k in client.scan_iter("asahi:t1:*", count=1000) if k.count(b":") == 3]
+            report["redis_tier1"] = {"entries": len(entries), "bytes_per_entry": round(
+                sum(client.memory_usage(k) or 0 for k in entries) / max(1, len(entries)))}
             if args.tier2_entries:
                 bench.gateway.start()
                 before = rss_mb(bench.gateway)
