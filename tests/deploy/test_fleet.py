@@ -1,4 +1,5 @@
-"""Scaling out is a supported shape: three `asahi serve` instances behind HAProxy on one PostgreSQL and one Redis.
+"""Scaling out is a supported shape: three `asahi serve` instances behind HAProxy on one PostgreSQL and one Redis
+(the first with two worker processes).
 
 A key made on one works on all, tier 1 and tier 2 answer across instances, a revocation reaches every instance
 within a second, an org's rate limit holds for the fleet, and when one instance is killed mid-load the balancer
@@ -112,7 +113,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
             "ASAHI_ADMIN_SECRET": ADMIN_SECRET, "ASAHI_CONFIG": str(overlay), "ASAHI_LOG_LEVEL": "WARNING",
             "ASAHI_IN_CONTAINER": "0"}
     tier2_key = asyncio.run(_seed_tier2_org(env))
-    instances = [Instance(f"a{n}", env, folder / f"a{n}") for n in (1, 2, 3)]
+    # The first instance runs two worker processes on its port: workers are instances of their own.
+    instances = [Instance(f"a{n}", env | ({"WEB_CONCURRENCY": "2"} if n == 1 else {}), folder / f"a{n}")
+                 for n in (1, 2, 3)]
     balancer: Balancer | None = None
     try:
         for instance in instances:
