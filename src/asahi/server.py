@@ -34,6 +34,7 @@ CONTAINER_MARKERS = (Path("/.dockerenv"), Path("/run/.containerenv"))
 
 
 def in_container(environ: Mapping[str, str] | None = None) -> bool:
+    """`ASAHI_IN_CONTAINER` when it is set, else whether a container runtime left its marker file."""
     env = os.environ if environ is None else environ
     flag = env.get("ASAHI_IN_CONTAINER", "").lower()
     if flag in ("1", "true", "yes"):
