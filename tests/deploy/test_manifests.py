@@ -1,13 +1,15 @@
 """The deployment files agree with the app and with each other: the Kubernetes manifests are valid against the
-API's schemas (kubernetes-validate, offline), and every probe, health check, port, user and start command they
-name is what the image and the app really have. The image itself cannot be started here; what it runs is tested
-by tests/deploy/test_wheel.py through the same script."""
+API's schemas (kubernetes-validate, offline), the compose file against the Compose specification, and every
+probe, health check, port, user and start command they name is what the image and the app really have. The
+image cannot be started here; what it runs is tested by tests/deploy/test_wheel.py through the same script."""
 
 from __future__ import annotations
 
 import json
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +126,12 @@ def test_railway_and_the_procfile_start_what_the_image_starts() -> None:
         instruction(dockerfile_stages()[-1], "CMD")[-1])
     web = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines())["web"]
     assert "asahi migrate" in web and "asahi serve --host 0.0.0.0" in web  # a buildpack dyno is no container
+
+
+def test_compose_file_is_valid_against_the_compose_specification() -> None:
+    checked = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+                              str(ROOT / "docker-compose.yml")], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_compose_starts_asahi_on_healthy_postgres_and_redis_with_secrets_from_env() -> None:
