@@ -9,7 +9,7 @@ COPY web/package.json web/package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY web/ ./
 # Served by the API itself at /dashboard/, calling the API on its own origin.
-RUN NEXT_TELEMETRY_DISABLED=1 NEXT_BASE_PATH=/dashboard NEXT_PUBLIC_API_URL= npx --no-install next build
+RUN NEXT_TELEMETRY_DISABLED=1 NEXT_BASE_PATH=/dashboard NEXT_PUBLIC_API_URL='' npx --no-install next build
 
 FROM python:3.11-slim-bookworm AS wheel
 WORKDIR /src
@@ -32,7 +32,7 @@ COPY deploy/install-and-serve.sh /usr/local/bin/asahi-container
 COPY --from=wheel /dist/ /tmp/dist/
 RUN asahi-container install /tmp/dist/asahi-*.whl /opt/asahi && rm -rf /tmp/dist
 ENV PATH=/opt/asahi/bin:$PATH
-USER asahi
+USER 10001:10001
 WORKDIR /var/lib/asahi
 # The ledger spool (rows not yet in PostgreSQL) and, without DATABASE_URL, the SQLite database live here.
 VOLUME ["/var/lib/asahi"]

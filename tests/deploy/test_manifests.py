@@ -1,7 +1,8 @@
 """The deployment files agree with the app and with each other: the Kubernetes manifests are valid against the
-API's schemas (kubernetes-validate, offline), the compose file against the Compose specification, and every
-probe, health check, port, user and start command they name is what the image and the app really have. The
-image cannot be started here; what it runs is tested by tests/deploy/test_wheel.py through the same script."""
+API's schemas (kubernetes-validate, offline), the compose file against the Compose specification, the Dockerfile
+passes hadolint, and every probe, health check, port, user and start command they name is what the image and the
+app really have. The image cannot be started here; what it runs is tested by tests/deploy/test_wheel.py through
+the same script."""
 
 from __future__ import annotations
 
@@ -102,16 +103,22 @@ def test_the_image_is_multi_stage_slim_non_root_and_runs_the_tested_script() -> 
     assert "slim" in final[0]
     assert not re.search(r"apt-get|gcc|build-essential|npm", "\n".join(final))  # nothing built in it
     user = instruction(final, "USER")
-    assert user and user[-1] not in ("root", "0")
+    assert user and user[-1].split(":")[0] not in ("root", "0")
     assert "COPY deploy/install-and-serve.sh /usr/local/bin/asahi-container" in final
     assert any(run.startswith("asahi-container install ") for run in instruction(final, "RUN"))
     assert json.loads(instruction(final, "CMD")[-1]) == ["asahi-container", "serve", "/opt/asahi"]
     assert "ASAHI_IN_CONTAINER=1" in " ".join(instruction(final, "ENV"))
     uid = re.search(r"--uid (\d+)", "\n".join(final))
     pod = manifests()["Deployment"]["spec"]["template"]["spec"]
-    assert uid and int(uid.group(1)) == pod["securityContext"]["runAsUser"]
+    assert uid and int(uid.group(1)) == pod["securityContext"]["runAsUser"] == int(user[-1].split(":")[0])
     exposed = int(instruction(final, "EXPOSE")[-1])
     assert exposed == pod["containers"][0]["ports"][0]["containerPort"]
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
+    linted = subprocess.run([str(Path(sys.executable).with_name("hadolint")), str(ROOT / "Dockerfile")],
+                            capture_output=True, text=True)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
 
 
 def test_the_build_context_leaves_out_local_state_and_secrets() -> None:
