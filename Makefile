@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 NODE_CLIENTS := tests/clients/node
 NODE_STAMP := $(NODE_CLIENTS)/node_modules/.package-lock.json
 
-.PHONY: test lint demo bench eval install clean dashboard dashboard-check screenshots browser compat-table
+.PHONY: test lint demo bench eval install clean dashboard dashboard-check screenshots browser haproxy jq image compat-table
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -50,6 +50,23 @@ dashboard-check: web/.next-check/index.html
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
+# Debian's HAProxy for the fleet test (tests/deploy/test_fleet.py): three instances behind a real load balancer.
+haproxy:
+	command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy)
+
+# The container image (Dockerfile), with docker where a daemon answers, else podman. Without a reachable registry,
+# make the base images first with deploy/local-base-images.sh; in a sandbox that cannot start containers, build
+# with IMAGE_FLAGS="--format docker --isolation=chroot".
+IMAGE_FLAGS ?= --format docker
+image:
+	if docker info >/dev/null 2>&1; then docker build -t asahi:0.1.0 .; \
+	else podman build $(IMAGE_FLAGS) -t asahi:0.1.0 .; fi
+
+# jq, which the README's walk-through uses (tests/docs/test_readme.py runs it).
+jq:
+	command -v jq >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq)
+
 # Screenshots of every page at 1280x800 for docs/dashboard/, taken by the browser tests.
 screenshots: $(STAMP) dashboard browser
 	ASAHI_DASHBOARD_SCREENSHOTS=docs/dashboard $(VENV)/bin/pytest -q -p no:cacheprovider tests/web
@@ -62,7 +79,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 
-test: lint dashboard dashboard-check browser $(NODE_STAMP)
+test: lint dashboard dashboard-check browser haproxy jq $(NODE_STAMP)
 	eval "$$(scripts/test-services.sh)" && $(VENV)/bin/pytest -q -p no:cacheprovider
 
 demo: $(STAMP) dashboard

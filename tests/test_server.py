@@ -11,8 +11,10 @@ import pytest
 import uvicorn
 import yaml
 
+from asahi import server as server_module
 from asahi.app import create_app
-from asahi.server import guarded_protocol
+from asahi.server import guarded_protocol, in_container, listen_address, worker_count
+from asahi.settings import SettingsError
 from tests.conftest import SettingsFactory
 from tests.faults.harness import free_port
 
@@ -58,3 +60,38 @@ async def test_a_body_that_stalls_gets_408(server: int, path: str) -> None:
     status_line = await asyncio.wait_for(reader.readline(), 3)
     assert b" 408 " in status_line
     writer.close()
+
+
+@pytest.mark.parametrize(("flags", "env", "expected"), [
+    ((None, None), {"ASAHI_IN_CONTAINER": "0"}, ("127.0.0.1", 8000)),
+    ((None, None), {"ASAHI_IN_CONTAINER": "1"}, ("0.0.0.0", 8000)),
+    ((None, None), {"ASAHI_IN_CONTAINER": "0", "PORT": "9123", "HOST": "::"}, ("::", 9123)),
+    (("127.0.0.2", 9000), {"ASAHI_IN_CONTAINER": "1", "PORT": "9123", "HOST": "::"}, ("127.0.0.2", 9000)),
+])
+def test_the_listen_address_takes_flags_then_the_environment_then_where_it_runs(
+        flags: tuple[str | None, int | None], env: dict[str, str], expected: tuple[str, int]) -> None:
+    assert listen_address(*flags, environ=env) == expected
+
+
+def test_a_container_is_recognised_by_its_runtime_marker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(server_module, "CONTAINER_MARKERS", (tmp_path / ".dockerenv",))
+    assert not in_container({})
+    (tmp_path / ".dockerenv").touch()
+    assert in_container({}) and not in_container({"ASAHI_IN_CONTAINER": "false"})
+
+
+@pytest.mark.parametrize("port", ["eighty", "70000", "0"])
+def test_a_bad_port_is_a_named_error(port: str) -> None:
+    with pytest.raises(SettingsError, match="PORT must be a whole number"):
+        listen_address(None, None, {"PORT": port})
+
+
+def test_a_bad_worker_count_is_a_named_error() -> None:
+    with pytest.raises(SettingsError, match="WEB_CONCURRENCY"):
+        worker_count(None, {"WEB_CONCURRENCY": "0"})
+
+
+def test_workers_come_from_the_flag_then_web_concurrency() -> None:
+    assert worker_count(None, {}) == 1
+    assert worker_count(None, {"WEB_CONCURRENCY": "3"}) == 3
+    assert worker_count(2, {"WEB_CONCURRENCY": "3"}) == 2

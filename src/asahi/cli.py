@@ -68,12 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asahi", description="Asahi LLM cost-optimization gateway")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP gateway")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", help="default: $HOST, else 0.0.0.0 in a container and 127.0.0.1 elsewhere")
+    serve.add_argument("--port", type=int, help="default: $PORT, else 8000")
+    serve.add_argument("--workers", type=int, help="processes on the one port (default: $WEB_CONCURRENCY, else 1)")
     sub.add_parser("migrate", help="bring the database schema to the latest version")
     demo = sub.add_parser("demo", help="start on embedded defaults with a demo org and key")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--host", help="default: $HOST, else 0.0.0.0 in a container and 127.0.0.1 elsewhere")
+    demo.add_argument("--port", type=int, help="default: $PORT, else 8000")
     key_cmd = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
     create = key_cmd.add_parser("create")
     target = create.add_mutually_exclusive_group(required=True)
@@ -107,9 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     try:
         if args.command == "serve":
-            from asahi.server import serve
+            from asahi.server import listen_address, serve, worker_count
 
-            serve(settings, args.host, args.port)
+            serve(settings, *listen_address(args.host, args.port), workers=worker_count(args.workers))
         elif args.command == "migrate":
             asyncio.run(_migrate(settings))
             print("database is at the latest schema")
@@ -129,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"cascade verifier: {verifier_out} (held-out AUC {held_out:.3f})")
         elif args.command == "demo":
             from asahi.demo import run_demo
+            from asahi.server import listen_address
 
-            run_demo(settings, args.host, args.port)
+            run_demo(settings, *listen_address(args.host, args.port))
     except AsahiError as exc:
         print(f"asahi: {exc.message}", file=sys.stderr)
         return 2

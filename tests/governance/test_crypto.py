@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -25,3 +27,9 @@ def test_the_embedded_key_is_made_once_and_kept_private(tmp_path: Path) -> None:
     first = embedded_key(tmp_path)
     assert embedded_key(tmp_path) == first and len(first) == 32
     assert (tmp_path / "encryption.key").stat().st_mode & 0o077 == 0
+
+
+def test_workers_starting_together_agree_on_one_embedded_key(tmp_path: Path) -> None:
+    with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context("spawn")) as pool:
+        keys = set(pool.map(embedded_key, [tmp_path] * 8))
+    assert len(keys) == 1 and [p.name for p in tmp_path.iterdir()] == ["encryption.key"]

@@ -33,14 +33,24 @@ class Sealer:
 
 
 def embedded_key(data_dir: Path) -> bytes:
-    """The embedded default's key: generated once into the data directory, with one warning."""
+    """The embedded default's key: generated once into the data directory, with one warning.
+
+    Several workers may start at once on one data directory: the key is written whole to a file of this
+    process's own and linked into place, so every process reads the one key that won, never a half-written one.
+    """
     path = data_dir / "encryption.key"
-    if path.exists():
-        return bytes.fromhex(path.read_text().strip())
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
-    log.warning("ASAHI_ENCRYPTION_KEY is not set: generated one into the data directory; set it in production")
-    return bytes.fromhex(key)
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        mine = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(mine, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(mine, path)
+            log.warning("ASAHI_ENCRYPTION_KEY is not set: generated one into the data directory; set it in "
+                        "production")
+        except FileExistsError:
+            pass
+        finally:
+            mine.unlink()
+    return bytes.fromhex(path.read_text().strip())
