@@ -24,6 +24,8 @@ from asahi.cache.vectors.factory import build_vector_index
 from asahi.embeddings.check import EmbedderCheck, check_embedder
 from asahi.embeddings.factory import Tier2Embedding, build_embedding, shared_minilm
 from asahi.governance.auth import Authenticator
+from asahi.governance.budgets.alerts import Alerts
+from asahi.governance.budgets.service import Budgets
 from asahi.governance.crypto import Sealer, embedded_key
 from asahi.governance.policy import PolicyStore
 from asahi.governance.ratelimit import RateLimiter
@@ -52,6 +54,7 @@ log = logging.getLogger(__name__)
 # Used when neither the org nor the config names one: the first whose provider is configured.
 DEFAULT_PREFERENCE = ("gpt-4o-mini", "claude-haiku-4-5", "asahi-sim-gpt-4o-mini")
 BASELINE_PREFERENCE = ("gpt-4o", "claude-sonnet-4-5", "asahi-sim-gpt-4o")
+_MIN_HOLD_SECONDS = 900.0
 
 
 @dataclass(slots=True)
@@ -69,6 +72,7 @@ class Components:
     providers: dict[str, Provider]
     router: Router
     policies: PolicyStore
+    budgets: Budgets
     tier1: Tier1
     tier2: Tier2 | None
     verifier: RoutingVerifier | None
@@ -138,6 +142,11 @@ async def build(settings: Settings) -> Components:
                                        timeout=routing.request_timeout_seconds)
             await verifier.start()
             stack.push_async_callback(verifier.aclose)
+        mailer = build_mailer(settings)
+        # A hold outlives the longest request it can cover (a stream's idle timeout restarts with each event).
+        hold_seconds = max(_MIN_HOLD_SECONDS, 4 * routing.request_timeout_seconds)
+        budgets = Budgets(engine, redis, Alerts(engine, mailer), hold_seconds=hold_seconds)
+        stack.push_async_callback(budgets.aclose)
         pipeline = Pipeline(
             router=router, providers=providers, policies=policies, limiter=limiter, tier1=tier1, tier2=tier2,
             config=PipelineConfig(
@@ -147,7 +156,9 @@ async def build(settings: Settings) -> Components:
             ),
             ledger=ledger, metrics=metrics, resilience=resilience, verifier=verifier,
             router_embedder=shared_minilm(),  # loads on the first routed request, not at start-up
+            budgets=budgets,
         )
+        stack.push_async_callback(pipeline.settled)
         paths = build_paths(settings, engine, pipeline, tier1, router, providers)
         stack.push_async_callback(paths.aclose)
     except BaseException:
@@ -156,8 +167,8 @@ async def build(settings: Settings) -> Components:
     return Components(
         settings=settings, engine=engine, database_backend=db.backend_name(url), database=database, redis=redis,
         auth=auth,
-        limiter=limiter, sealer=sealer, mailer=build_mailer(settings), metrics=metrics, providers=providers,
-        router=router, policies=policies, tier1=tier1, tier2=tier2, verifier=verifier, ledger=ledger,
+        limiter=limiter, sealer=sealer, mailer=mailer, metrics=metrics, providers=providers,
+        router=router, policies=policies, budgets=budgets, tier1=tier1, tier2=tier2, verifier=verifier, ledger=ledger,
         pipeline=pipeline, paths=paths, started_at=time.time(), _closing=stack, embedder_check=embedder_check,
     )
 

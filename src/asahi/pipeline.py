@@ -1,7 +1,8 @@
 """The request path, the same for every surface:
 
-    policy (allowed model, rate limit) -> tier 1 -> tier 2 (embed once) -> route -> provider
-      -> store in the tiers -> record the ledger row (batched, off the hot path) -> outcome (+ x-asahi-* headers)
+    policy (the key's and the org's: allowed models, rate limits) -> tier 1 -> tier 2 (embed once) -> route
+      -> budget hold (worst case) -> provider -> store in the tiers -> record the ledger row (batched, off the hot
+      path) and settle the hold to the actual cost -> outcome (+ x-asahi-* headers)
 
 Surfaces parse their wire format into a `Call` and render the `Outcome`; no surface has its own copy of a step.
 A step whose backend is off or failing (no Redis, a cache error) is skipped, never an error.
@@ -25,11 +26,14 @@ from asahi.call import CacheStatus, Call, Outcome
 from asahi.domain import ChatRequest, ChatResult, StreamEvent, Usage
 from asahi.embeddings.base import Embedder, EmbeddingError
 from asahi.errors import AsahiError, RateLimited
-from asahi.governance.policy import OrgPolicy, PolicyStore
+from asahi.governance.budgets.service import Budgets, Hold, refs
+from asahi.governance.keys import KeyRecord
+from asahi.governance.policy import OrgPolicy, PolicyStore, narrowed
 from asahi.governance.ratelimit import RateLimiter
 from asahi.ledger import bill
 from asahi.ledger.recorder import LedgerWriter
 from asahi.ledger.rows import row_for
+from asahi.ledger.worst_case import worst_case_usd
 from asahi.observability.metrics import Metrics
 from asahi.providers.base import Account, Provider
 from asahi.providers.resilience import BreakerState, Prepare, Resilience
@@ -78,6 +82,7 @@ class Pipeline:
         resilience: Resilience,
         verifier: RoutingVerifier | None = None,
         router_embedder: Embedder | None = None,
+        budgets: Budgets | None = None,
     ) -> None:
         self._router = router
         self._providers = providers
@@ -91,21 +96,28 @@ class Pipeline:
         self._resilience = resilience
         self._verifier = verifier
         self._router_embedder = router_embedder
+        self._budgets = budgets
+        self._releasing: set[asyncio.Task[None]] = set()
 
-    async def admit(self, org_id: str) -> OrgPolicy:
+    async def admit(self, key: KeyRecord) -> OrgPolicy:
         """What every request of every endpoint passes before anything is read or sent: the ledger can record it,
-        the org's policy, and the org's rate limit. Returns the policy."""
+        the org's policy narrowed by the key's own limits, and both rate limits. Returns that policy."""
         if not self._ledger.accepting:
             # The spool is at its bound (a long database outage): an answer that could not be recorded would
             # break the ledger's promise, so none is given.
             raise AsahiError(503, "ledger_unavailable", "Asahi cannot record usage right now; retry shortly.",
                              headers={"retry-after": "5"})
-        policy = await self._policies.get(org_id)
-        await self._rate_limit(org_id, policy)
-        return policy
+        org_policy = await self._policies.get(key.org_id)
+        await self._rate_limit(key, org_policy)
+        return narrowed(org_policy, key)
 
     async def run(self, call: Call) -> Outcome:
-        policy = await self.admit(call.org_id)
+        policy = await self.admit(call.key)
+        if call.key.tokens_per_minute is not None:
+            tokens = estimate_input_tokens(call.request) + (call.request.max_tokens or 0)
+            retry_after = await self._limiter.hit(f"key:{call.key.id}:tpm", call.key.tokens_per_minute, 60, tokens)
+            if retry_after is not None:
+                raise RateLimited("This API key's token rate limit is exceeded.", retry_after)
         # An explicit model is validated before any cache is read, so a refused model never gets an answer.
         explicit = call.routing.resolve(call.request.model) is RoutingMode.EXPLICIT
         if explicit:
@@ -138,9 +150,43 @@ class Pipeline:
                                     call.org_id)
         plan = Plan(route, baseline, key if cacheable and call.cache.write else None, cacheable, probe,
                     PrefixCaching(call.org_id, self._config.prompt_caching))
-        if call.request.stream:
-            return await self._stream(call, plan)
-        return await self._complete(call, plan)
+        hold = await self._hold(call, policy, route)
+        try:
+            if call.request.stream:
+                return await self._stream(call, plan, hold)
+            return await self._complete(call, plan, hold)
+        except BaseException:
+            self._release(hold)
+            raise
+
+    async def _hold(self, call: Call, policy: OrgPolicy, route: Route) -> Hold | None:
+        """Reserve the request's worst case against every budget of its org and key, before any provider call;
+        `BudgetExceeded` (429) when a hard one would go past its limit."""
+        if self._budgets is None:
+            return None
+        budget_refs = refs(call.org_id, policy.budgets, call.key.id, list(call.key.budgets))
+        if not budget_refs:
+            return None
+        worst = await _off_loop(call.large, worst_case_usd, call.request, [route.model, *route.fallbacks])
+        return await self._budgets.reserve(budget_refs, worst, policy.alert_webhook_url)
+
+    async def _settle(self, hold: Hold | None, cost_usd: float | None) -> None:
+        if hold is not None and self._budgets is not None:
+            await asyncio.shield(self._budgets.settle(hold, cost_usd))
+
+    def _release(self, hold: Hold | None) -> None:
+        """A request that died (an error, a cancelled client) gives its hold back; as a task of its own, so a
+        cancellation cannot interrupt it."""
+        if hold is None or hold.settled or self._budgets is None:
+            return
+        task = asyncio.create_task(self._budgets.settle(hold, 0.0))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    async def settled(self) -> None:
+        """Wait for releases in flight (tests, shutdown)."""
+        while self._releasing:
+            await asyncio.gather(*self._releasing, return_exceptions=True)
 
     async def _router_vector(self, call: Call, probe: Probe | None) -> Vector | None:
         """The prompt as the learned router reads it (MiniLM): tier 2's confirmation vector when it ran one, else
@@ -159,12 +205,15 @@ class Pipeline:
     def open_breakers(self) -> list[tuple[str, str, BreakerState]]:
         return self._resilience.open_breakers()
 
-    async def _rate_limit(self, org_id: str, policy: OrgPolicy) -> None:
-        if policy.requests_per_minute is None:
-            return
-        retry_after = await self._limiter.hit(f"org:{org_id}:rpm", policy.requests_per_minute, 60)
-        if retry_after is not None:
-            raise RateLimited("This org's request rate limit is exceeded.", retry_after)
+    async def _rate_limit(self, key: KeyRecord, policy: OrgPolicy) -> None:
+        if policy.requests_per_minute is not None:
+            retry_after = await self._limiter.hit(f"org:{key.org_id}:rpm", policy.requests_per_minute, 60)
+            if retry_after is not None:
+                raise RateLimited("This org's request rate limit is exceeded.", retry_after)
+        if key.requests_per_minute is not None:
+            retry_after = await self._limiter.hit(f"key:{key.id}:rpm", key.requests_per_minute, 60)
+            if retry_after is not None:
+                raise RateLimited("This API key's request rate limit is exceeded.", retry_after)
 
     def _cacheable(self, call: Call) -> bool:
         temperature = call.request.temperature
@@ -198,7 +247,7 @@ class Pipeline:
     def _deadline(self) -> float:
         return self._resilience.deadline_in(self._config.request_timeout)
 
-    async def _complete(self, call: Call, plan: Plan) -> Outcome:
+    async def _complete(self, call: Call, plan: Plan, hold: Hold | None) -> Outcome:
         upstream_started = time.perf_counter()
         try:
             result, attempts = await self._resilience.complete(
@@ -206,6 +255,7 @@ class Pipeline:
             )
         except AsahiError as exc:
             self._failed(call, plan.route, exc, time.perf_counter() - upstream_started)
+            await self._settle(hold, 0.0)
             raise
         upstream = time.perf_counter() - upstream_started
         answered_by = _answered_by(plan.route, attempts[-1].model if attempts else plan.route.model.name)
@@ -218,11 +268,12 @@ class Pipeline:
             await self._tier1.put(plan.key, CachedAnswer(cached))
         self._after_tier2(call, plan, cached, complete)
         self.record(call, outcome, result.usage, status=200, upstream_seconds=upstream)
+        await self._settle(hold, outcome.bill.cost.usd)
         if self._verifier is not None:
             self._verifier.answered(call, plan.route, result)
         return outcome
 
-    async def _stream(self, call: Call, plan: Plan) -> Outcome:
+    async def _stream(self, call: Call, plan: Plan, hold: Hold | None) -> Outcome:
         upstream_started = time.perf_counter()
         try:
             handle = await self._resilience.stream(
@@ -231,6 +282,7 @@ class Pipeline:
             )
         except AsahiError as exc:
             self._failed(call, plan.route, exc, time.perf_counter() - upstream_started)
+            await self._settle(hold, 0.0)
             raise
         answered_by = _answered_by(plan.route, handle.model)
         outcome = Outcome(
@@ -238,7 +290,7 @@ class Pipeline:
             cache="miss" if plan.cacheable else "bypass", routing_reason=plan.route.reason,
             alternatives=plan.route.alternatives, overhead_ms=(upstream_started - call.started) * 1000,
         )
-        outcome.events = self._relay(call, plan, outcome, handle.events, answered_by, upstream_started)
+        outcome.events = self._relay(call, plan, outcome, handle.events, answered_by, upstream_started, hold)
         return outcome
 
     async def _relay(
@@ -249,6 +301,7 @@ class Pipeline:
         source: AsyncIterator[StreamEvent],
         answered_by: ModelInfo,
         upstream_started: float,
+        hold: Hold | None,
     ) -> AsyncIterator[StreamEvent]:
         """Pass events through as they come; cache and bill once the stream ends cleanly."""
         accumulator = StreamAccumulator()
@@ -281,6 +334,7 @@ class Pipeline:
                     self._verifier.answered(call, plan.route, result)
             self.record(call, outcome, result.usage, status=status,
                          upstream_seconds=time.perf_counter() - upstream_started, error_code=error_code)
+            await self._settle(hold, outcome.bill.cost.usd)
 
     def _after_tier2(self, call: Call, plan: Plan, result: ChatResult, complete: bool) -> None:
         if self._tier2 is not None and plan.probe is not None:

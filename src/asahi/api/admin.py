@@ -7,7 +7,7 @@ import hmac
 from fastapi import Request
 from pydantic import BaseModel
 
-from asahi.api.deps import components
+from asahi.api.deps import client_ip, components
 from asahi.errors import BadRequest, Forbidden, Unauthorized
 from asahi.governance import audit
 from asahi.governance.auth import presented_key, require_scope
@@ -44,3 +44,10 @@ def target_org(actor: Actor, org_id: str | None) -> str:
     if org_id is not None and org_id != actor.org_id:
         raise Forbidden("An admin key can only manage its own org.", code="cross_org_forbidden")
     return actor.org_id
+
+
+def audit_context(request: Request) -> audit.Context:
+    """The request id and client address an audit row records."""
+    state = request.scope.get("state") or {}
+    rid = state.get("request_id")
+    return audit.Context(request_id=None if rid is None else str(rid), client=client_ip(request)[:64])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Row
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from asahi.errors import Conflict, NotFound
 from asahi.governance import audit, keys
+from asahi.governance.budgets.spec import Budget
 from asahi.store.tables import api_keys, orgs
 
 
@@ -45,7 +47,28 @@ def key_from_row(row: Row[tuple[object, ...]]) -> keys.KeyRecord:
         created_at=_utc(m["created_at"]),
         expires_at=_aware(m["expires_at"]),
         revoked_at=_aware(m["revoked_at"]),
+        allowed_models=None if m["allowed_models"] is None else tuple(m["allowed_models"]),
+        requests_per_minute=m["requests_per_minute"],
+        tokens_per_minute=m["tokens_per_minute"],
+        budgets=tuple(Budget.model_validate(b) for b in m["budgets"] or ()),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLimits:
+    """What a virtual key may carry beyond its scopes; every field optional."""
+
+    allowed_models: list[str] | None = None
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    budgets: list[Budget] | None = None
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "allowed_models": self.allowed_models, "requests_per_minute": self.requests_per_minute,
+            "tokens_per_minute": self.tokens_per_minute,
+            "budgets": None if self.budgets is None else [b.model_dump() for b in self.budgets],
+        }
 
 
 def _utc(value: datetime) -> datetime:
@@ -63,19 +86,19 @@ async def _insert_key(
     name: str,
     scopes: frozenset[str],
     expires_at: datetime | None,
+    limits: KeyLimits | None = None,
 ) -> IssuedKey:
     new = keys.generate()
-    record = keys.KeyRecord(
-        id=_new_id(), org_id=org_id, name=name, prefix=new.prefix, scopes=scopes,
-        created_at=datetime.now(UTC), expires_at=expires_at, revoked_at=None,
-    )
+    key_id = _new_id()
     await connection.execute(
         api_keys.insert().values(
-            id=record.id, org_id=org_id, name=name, prefix=new.prefix, digest=new.digest,
-            scopes=",".join(sorted(scopes)), created_at=record.created_at, expires_at=expires_at,
+            id=key_id, org_id=org_id, name=name, prefix=new.prefix, digest=new.digest,
+            scopes=",".join(sorted(scopes)), created_at=datetime.now(UTC), expires_at=expires_at,
+            **(limits or KeyLimits()).columns(),
         )
     )
-    return IssuedKey(record=record, plaintext=new.plaintext)
+    row = (await connection.execute(select(api_keys).where(api_keys.c.id == key_id))).one()
+    return IssuedKey(record=key_from_row(row), plaintext=new.plaintext)
 
 
 async def create_org_with_key(engine: AsyncEngine, name: str, email: str, actor: str) -> tuple[Org, IssuedKey]:
@@ -107,17 +130,49 @@ async def create_key(
     scopes: frozenset[str],
     expires_at: datetime | None,
     actor: str,
+    limits: KeyLimits | None = None,
+    context: audit.Context | None = None,
 ) -> IssuedKey:
     async with engine.begin() as connection:
         exists = (await connection.execute(select(orgs.c.id).where(orgs.c.id == org_id))).first()
         if exists is None:
             raise NotFound(f"Org '{org_id}' does not exist.", code="org_not_found")
-        issued = await _insert_key(connection, org_id, name, scopes, expires_at)
+        issued = await _insert_key(connection, org_id, name, scopes, expires_at, limits)
         await audit.record(
             connection, org_id=org_id, actor=actor, action="key.create", target=issued.record.id,
-            details={"scopes": sorted(scopes)},
+            details={"scopes": sorted(scopes), **_limit_details(limits)}, context=context,
         )
     return issued
+
+
+def _limit_details(limits: KeyLimits | None) -> dict[str, Any]:
+    """What the audit log keeps of a key's limits: the values, none of them secret."""
+    if limits is None:
+        return {}
+    return {k: v for k, v in limits.columns().items() if v is not None}
+
+
+async def update_key(
+    engine: AsyncEngine, org_id: str, key_id: str, changes: dict[str, Any], actor: str,
+    context: audit.Context | None = None,
+) -> keys.KeyRecord:
+    """Change a key's name, expiry or limits (`changes` holds only what the caller sent; None clears a limit)."""
+    columns = dict(changes)
+    if "budgets" in columns and columns["budgets"] is not None:
+        columns["budgets"] = [Budget.model_validate(b).model_dump() for b in columns["budgets"]]
+    async with engine.begin() as connection:
+        row = (await connection.execute(
+            select(api_keys).where(api_keys.c.id == key_id, api_keys.c.org_id == org_id))).first()
+        if row is None:
+            raise NotFound(f"Key '{key_id}' does not exist in this org.", code="key_not_found")
+        if columns:
+            await connection.execute(update(api_keys).where(api_keys.c.id == key_id).values(**columns))
+            await audit.record(connection, org_id=org_id, actor=actor, action="key.update", target=key_id,
+                               details={"changed": sorted(columns), **{k: v for k, v in columns.items()
+                                                                        if k != "expires_at"}},
+                               context=context)
+        row = (await connection.execute(select(api_keys).where(api_keys.c.id == key_id))).one()
+    return key_from_row(row)
 
 
 async def list_keys(engine: AsyncEngine, org_id: str) -> list[keys.KeyRecord]:
@@ -128,7 +183,8 @@ async def list_keys(engine: AsyncEngine, org_id: str) -> list[keys.KeyRecord]:
         return [key_from_row(row) for row in rows]
 
 
-async def revoke_key(engine: AsyncEngine, org_id: str, key_id: str, actor: str) -> keys.KeyRecord:
+async def revoke_key(engine: AsyncEngine, org_id: str, key_id: str, actor: str,
+                     context: audit.Context | None = None) -> keys.KeyRecord:
     """Revoke a key of `org_id`. A key of another org is reported as not found, never touched."""
     now = datetime.now(UTC)
     async with engine.begin() as connection:
@@ -142,7 +198,8 @@ async def revoke_key(engine: AsyncEngine, org_id: str, key_id: str, actor: str) 
         record = key_from_row(row)
         if record.revoked_at is None:
             await connection.execute(update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=now))
-            await audit.record(connection, org_id=org_id, actor=actor, action="key.revoke", target=key_id)
+            await audit.record(connection, org_id=org_id, actor=actor, action="key.revoke", target=key_id,
+                               context=context)
             record = replace(record, revoked_at=now)
     return record
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -19,6 +20,8 @@ class Sealer:
         if len(key) != 32:
             raise ValueError("AES-256-GCM needs a 32-byte key")
         self._aead = AESGCM(key)
+        # Stored beside each sealed value, so a rotation knows which rows still need the old key.
+        self.key_id = hashlib.sha256(b"asahi-key-id:" + key).hexdigest()[:16]
 
     def seal(self, plaintext: bytes, associated: bytes = b"") -> bytes:
         """Encrypt; `associated` binds the ciphertext to its owner (e.g. the org id) so rows can't be swapped."""

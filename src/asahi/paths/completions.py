@@ -51,7 +51,7 @@ class CompletionsPath:
                   write: bool = True) -> Completed:
         name = str(body["model"])
         call = Call(request_id, "openai", key, ChatRequest(model=name, messages=[]))
-        policy = await self._pipeline.admit(key.org_id)
+        policy = await self._pipeline.admit(key)
         model = self.models.get(name)
         if model is None:
             raise AsahiError(404, "model_not_found", f"Model {name!r} is not served for completions. Available: "

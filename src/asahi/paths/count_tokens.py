@@ -38,7 +38,7 @@ class CountTokensPath:
     async def run(self, key: KeyRecord, body: dict[str, Any]) -> TokenCount:
         # The counting body has no max_tokens; the Messages parser wants one, and it changes no count.
         request = parse_request({**body, "max_tokens": 1, "stream": False})
-        policy = await self._pipeline.admit(key.org_id)
+        policy = await self._pipeline.admit(key)
         model = next((m for m in self._router.allowed(policy) if m.name == request.model), None)
         if model is None:
             known = any(m.name == request.model for m in self._router.served())

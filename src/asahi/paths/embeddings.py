@@ -71,7 +71,7 @@ class EmbeddingsPath:
     async def run(self, request_id: str, key: KeyRecord, request: EmbeddingRequest, *, read: bool = True,
                   write: bool = True) -> Embedded:
         call = Call(request_id, "openai", key, ChatRequest(model=request.model, messages=[]))
-        policy = await self._pipeline.admit(key.org_id)
+        policy = await self._pipeline.admit(key)
         model = self.models.get(request.model)
         if model is None:
             raise AsahiError(404, "model_not_found", f"Embedding model {request.model!r} is not available. "

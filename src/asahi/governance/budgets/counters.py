@@ -1,0 +1,59 @@
+"""What both counter stores (Redis, the database) answer: reserve a worst-case amount against several budgets at
+once (all or none), settle it to the actual amount, and read the levels.
+
+A reservation is held per budget until its request settles; one whose request died without settling (a killed
+process) expires after `ttl` and stops counting, so nothing stays blocked for longer than that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from asahi.governance.budgets.spec import BudgetRef
+from asahi.governance.budgets.window import Period, period
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One budget in its current period."""
+
+    ref: BudgetRef
+    period: Period
+
+    @classmethod
+    def of(cls, ref: BudgetRef, now: datetime) -> Claim:
+        return cls(ref, period(ref.budget.window, now))
+
+    @property
+    def key(self) -> str:
+        return f"{self.ref.id}:{int(self.period.start.timestamp())}"
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    spent_nano: int
+    reserved_nano: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The first hard budget the amount would have taken past its limit."""
+
+    claim: Claim
+    level: Level
+
+
+class Counters(Protocol):
+    async def reserve(self, claims: list[Claim], reservation: str, amount_nano: int, ttl: float
+                      ) -> Refusal | None:
+        """Hold `amount_nano` on every claim, or on none when a hard one would go past its limit."""
+        ...
+
+    async def settle(self, claims: list[Claim], reservation: str, actual_nano: int) -> list[int | None]:
+        """Drop the hold and add what was really spent; each claim's spend after it (None: not counted here)."""
+        ...
+
+    async def levels(self, claims: list[Claim]) -> list[Level]:
+        ...

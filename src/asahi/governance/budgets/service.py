@@ -1,0 +1,162 @@
+"""Budgets on the request path: which budgets a request counts against, the hold on its worst case before any
+provider call, and the settlement to what it really cost.
+
+Counters live in Redis when it is configured and up (one script per reserve / settle, shared by the fleet), else
+in the database. Switching between the two keeps both honest: counters the database path touched during a Redis
+outage are dropped from Redis when it is back (rebuilt from the ledger on next use), and the database counters
+re-read the ledger whenever this instance falls back to them.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from asahi.errors import AsahiError
+from asahi.governance.budgets.alerts import Alerts
+from asahi.governance.budgets.counters import Claim, Counters, Level, Refusal
+from asahi.governance.budgets.db_counters import DatabaseCounters
+from asahi.governance.budgets.redis_counters import RedisCounters
+from asahi.governance.budgets.spec import Budget, BudgetRef, to_nano, to_usd
+from asahi.redis_client import RedisLink
+
+log = logging.getLogger(__name__)
+
+
+class BudgetExceeded(AsahiError):
+    def __init__(self, refusal: Refusal) -> None:
+        claim, level = refusal.claim, refusal.level
+        budget = claim.ref.budget
+        retry_after = max(1, round((claim.period.end - datetime.now(UTC)).total_seconds()))
+        described = {
+            "scope": claim.ref.scope, "id": claim.ref.owner, "window": budget.window,
+            "limit_usd": budget.limit_usd, "spent_usd": to_usd(level.spent_nano),
+            "reserved_usd": to_usd(level.reserved_nano), "resets_at": claim.period.end.isoformat(),
+        }
+        owner = "this org" if claim.ref.scope == "org" else "this API key"
+        super().__init__(
+            429, "budget_exceeded",
+            f"The {budget.window} budget of {owner} would be exceeded: ${described['spent_usd']:.6f} spent and "
+            f"${described['reserved_usd']:.6f} held of ${budget.limit_usd:.2f}; it resets at "
+            f"{described['resets_at']}.",
+            headers={"retry-after": str(retry_after)}, details={"budget": described},
+        )
+        self.refusal = refusal
+
+
+@dataclass(slots=True)
+class Hold:
+    """A request's reservation; settled exactly once (a second settle is a no-op)."""
+
+    claims: list[Claim]
+    reservation: str
+    amount_nano: int
+    counters: Counters
+    webhook: str | None
+    settled: bool = field(default=False)
+
+
+def refs(org_id: str, org_budgets: list[Budget] | None, key_id: str, key_budgets: list[Budget] | None
+         ) -> list[BudgetRef]:
+    return ([BudgetRef("org", org_id, org_id, b) for b in org_budgets or ()]
+            + [BudgetRef("key", key_id, org_id, b) for b in key_budgets or ()])
+
+
+class Budgets:
+    def __init__(self, engine: AsyncEngine, link: RedisLink | None, alerts: Alerts, *, hold_seconds: float) -> None:
+        self._link = link
+        self._database = DatabaseCounters(engine)
+        self._redis = RedisCounters(link.client, engine) if link is not None and link.client is not None else None
+        self._alerts = alerts
+        self._hold_seconds = hold_seconds
+        self._on_redis = True
+        self._touched: dict[str, Claim] = {}  # counters the database path moved since Redis was last used
+
+    async def _counters(self) -> Counters:
+        if self._redis is not None and self._link is not None and self._link.up:
+            if self._touched:
+                await self._redis.forget(list(self._touched.values()))
+                self._touched.clear()
+            self._on_redis = True
+            return self._redis
+        if self._on_redis:
+            self._database.refresh()
+            self._on_redis = False
+        return self._database
+
+    def _redis_failed(self, exc: Exception) -> None:
+        assert self._link is not None
+        self._link.failed(exc)
+
+    async def reserve(self, budget_refs: list[BudgetRef], amount_usd: float, webhook: str | None = None
+                      ) -> Hold | None:
+        """Hold `amount_usd` against every budget, or raise `BudgetExceeded`; None when there is none."""
+        if not budget_refs:
+            return None
+        now = datetime.now(UTC)
+        claims = [Claim.of(r, now) for r in budget_refs]
+        amount = max(1, to_nano(amount_usd))
+        reservation = uuid.uuid4().hex
+        counters = await self._counters()
+        try:
+            refusal = await counters.reserve(claims, reservation, amount, self._hold_seconds)
+        except Exception as exc:
+            if counters is not self._redis:
+                raise
+            self._redis_failed(exc)  # Redis went away mid-request: the database decides this one
+            counters = await self._counters()
+            refusal = await counters.reserve(claims, reservation, amount, self._hold_seconds)
+        if counters is self._database:
+            self._touched.update((c.key, c) for c in claims)
+        if refusal is not None:
+            raise BudgetExceeded(refusal)
+        return Hold(claims, reservation, amount, counters, webhook)
+
+    async def settle(self, hold: Hold, actual_usd: float | None) -> None:
+        """Replace the hold with what was spent (an unknown cost counts as the whole hold). Never raises: a
+        settle that fails leaves the hold to expire, and the spend is in the ledger the counters rebuild from."""
+        if hold.settled:
+            return
+        hold.settled = True
+        actual = hold.amount_nano if actual_usd is None else to_nano(actual_usd)
+        try:
+            after = await hold.counters.settle(hold.claims, hold.reservation, actual)
+        except Exception as exc:  # noqa: BLE001
+            if hold.counters is self._redis:
+                self._redis_failed(exc)
+            log.warning("budget settle failed (%s); the hold expires on its own", type(exc).__name__)
+            return
+        for claim, spent in zip(hold.claims, after, strict=True):
+            if spent is not None and actual > 0:
+                self._alerts.spent(claim, spent - actual, spent, hold.webhook)
+
+    async def levels(self, budget_refs: list[BudgetRef]) -> list[tuple[Claim, Level]]:
+        now = datetime.now(UTC)
+        claims = [Claim.of(r, now) for r in budget_refs]
+        counters = await self._counters()
+        try:
+            levels = await counters.levels(claims)
+        except Exception as exc:
+            if counters is not self._redis:
+                raise
+            self._redis_failed(exc)
+            levels = await (await self._counters()).levels(claims)
+        return list(zip(claims, levels, strict=True))
+
+    async def aclose(self) -> None:
+        await self._alerts.drain()
+
+
+def describe(claim: Claim, level: Level) -> dict[str, Any]:
+    """A budget as `GET /governance/budgets` shows it."""
+    budget = claim.ref.budget
+    return {
+        "scope": claim.ref.scope, "id": claim.ref.owner, "window": budget.window, "limit_usd": budget.limit_usd,
+        "spent_usd": to_usd(level.spent_nano), "reserved_usd": to_usd(level.reserved_nano), "hard": budget.hard,
+        "period_start": claim.period.start.isoformat(), "resets_at": claim.period.end.isoformat(),
+    }
