@@ -187,6 +187,8 @@ class Pipeline:
         """Wait for releases in flight (tests, shutdown)."""
         while self._releasing:
             await asyncio.gather(*self._releasing, return_exceptions=True)
+        if self._budgets is not None:
+            await self._budgets.drain()
 
     async def _router_vector(self, call: Call, probe: Probe | None) -> Vector | None:
         """The prompt as the learned router reads it (MiniLM): tier 2's confirmation vector when it ran one, else

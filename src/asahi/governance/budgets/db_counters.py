@@ -47,8 +47,11 @@ class DatabaseCounters:
     def refresh(self) -> None:
         self._fresh.clear()
 
-    async def _ensure(self, connection: AsyncConnection, claims: list[Claim], now: datetime) -> None:
+    async def _ensure(self, connection: AsyncConnection, claims: list[Claim], now: datetime) -> list[str]:
+        """Create (or re-read from the ledger) the counters not read since the last refresh; their keys, to mark
+        fresh once the transaction has committed."""
         insert = sqlite_insert if self._sqlite else pg_insert
+        read = []
         for claim in claims:
             if claim.key in self._fresh:
                 continue
@@ -57,7 +60,8 @@ class DatabaseCounters:
                 budget_id=claim.ref.id, period_start=claim.period.start, spent_nano=spent, updated_at=now)
             await connection.execute(statement.on_conflict_do_update(
                 index_elements=["budget_id", "period_start"], set_={"spent_nano": spent, "updated_at": now}))
-            self._fresh.add(claim.key)
+            read.append(claim.key)
+        return read
 
     async def _locked(self, connection: AsyncConnection, claims: list[Claim], now: datetime) -> list[Level]:
         """Lock each counter (by writing it), drop dead reservations, and read what stands."""
@@ -84,18 +88,22 @@ class DatabaseCounters:
 
     async def _reserve(self, claims: list[Claim], reservation: str, amount_nano: int, ttl: float, now: datetime
                        ) -> Refusal | None:
+        refusal = None
         async with self._engine.begin() as connection:
-            await self._ensure(connection, claims, now)
+            read = await self._ensure(connection, claims, now)
             levels = await self._locked(connection, claims, now)
             for claim, level in zip(claims, levels, strict=True):
                 over = level.spent_nano + level.reserved_nano + amount_nano > claim.ref.limit_nano
                 if claim.ref.budget.hard and over:
-                    return Refusal(claim, level)
-            expires = now + timedelta(seconds=ttl)
-            await connection.execute(budget_reservations.insert(), [
-                {"id": _hold_id(reservation, c), "budget_id": c.ref.id, "period_start": c.period.start,
-                 "amount_nano": amount_nano, "expires_at": expires} for c in claims])
-        return None
+                    refusal = Refusal(claim, level)
+                    break
+            else:
+                expires = now + timedelta(seconds=ttl)
+                await connection.execute(budget_reservations.insert(), [
+                    {"id": _hold_id(reservation, c), "budget_id": c.ref.id, "period_start": c.period.start,
+                     "amount_nano": amount_nano, "expires_at": expires} for c in claims])
+        self._fresh.update(read)
+        return refusal
 
     async def settle(self, claims: list[Claim], reservation: str, actual_nano: int) -> list[int | None]:
         now = datetime.now(UTC)
@@ -123,7 +131,7 @@ class DatabaseCounters:
     async def levels(self, claims: list[Claim]) -> list[Level]:
         now = datetime.now(UTC)
         async with self._engine.begin() as connection:
-            await self._ensure(connection, claims, now)
+            read = await self._ensure(connection, claims, now)
             levels = []
             for claim in claims:
                 spent = (await connection.execute(select(budget_counters.c.spent_nano).where(_counter(claim))
@@ -132,4 +140,5 @@ class DatabaseCounters:
                     select(func.coalesce(func.sum(budget_reservations.c.amount_nano), 0)).where(
                         _held(claim), budget_reservations.c.expires_at > now))).scalar_one()
                 levels.append(Level(int(spent), int(reserved)))
+        self._fresh.update(read)
         return levels

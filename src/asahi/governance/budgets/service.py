@@ -9,6 +9,7 @@ re-read the ledger whenever this instance falls back to them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ class Budgets:
         self._hold_seconds = hold_seconds
         self._on_redis = True
         self._touched: dict[str, Claim] = {}  # counters the database path moved since Redis was last used
+        self._background: set[asyncio.Task[None]] = set()
 
     async def _counters(self) -> Counters:
         if self._redis is not None and self._link is not None and self._link.up:
@@ -104,18 +106,38 @@ class Budgets:
         reservation = uuid.uuid4().hex
         counters = await self._counters()
         try:
-            refusal = await counters.reserve(claims, reservation, amount, self._hold_seconds)
+            refusal = await self._reserve(counters, claims, reservation, amount, webhook)
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:
             if counters is not self._redis:
                 raise
             self._redis_failed(exc)  # Redis went away mid-request: the database decides this one
             counters = await self._counters()
-            refusal = await counters.reserve(claims, reservation, amount, self._hold_seconds)
+            refusal = await self._reserve(counters, claims, reservation, amount, webhook)
         if counters is self._database:
             self._touched.update((c.key, c) for c in claims)
         if refusal is not None:
             raise BudgetExceeded(refusal)
         return Hold(claims, reservation, amount, counters, webhook)
+
+    async def _reserve(self, counters: Counters, claims: list[Claim], reservation: str, amount: int,
+                       webhook: str | None) -> Refusal | None:
+        """The counters' reserve, run to its end even when the request is cancelled meanwhile (a transaction cut
+        half-way helps no one); a hold that lands after its request is gone is given back at once."""
+        task = asyncio.ensure_future(counters.reserve(claims, reservation, amount, self._hold_seconds))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(lambda done: self._orphaned(done, Hold(claims, reservation, amount, counters,
+                                                                          webhook)))
+            raise
+
+    def _orphaned(self, done: asyncio.Future[Refusal | None], hold: Hold) -> None:
+        if not done.cancelled() and done.exception() is None and done.result() is None:
+            task = asyncio.create_task(self.settle(hold, 0.0))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def settle(self, hold: Hold, actual_usd: float | None) -> None:
         """Replace the hold with what was spent (an unknown cost counts as the whole hold). Never raises: a
@@ -148,8 +170,14 @@ class Budgets:
             levels = await (await self._counters()).levels(claims)
         return list(zip(claims, levels, strict=True))
 
-    async def aclose(self) -> None:
+    async def drain(self) -> None:
+        """Wait for late releases and alerts in flight (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         await self._alerts.drain()
+
+    async def aclose(self) -> None:
+        await self.drain()
 
 
 def describe(claim: Claim, level: Level) -> dict[str, Any]:

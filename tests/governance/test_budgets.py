@@ -1,0 +1,191 @@
+"""Budgets through the gateway: a hard budget is never overspent under concurrency, holds of dead requests are
+given back, each surface refuses in its own shape, and the counters agree with the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from asahi.store.tables import usage_records
+from tests.conftest import Running, SettingsFactory, start
+
+SIM = "asahi-sim-gpt-4o-mini"
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def chat(content: str, **extra: object) -> dict[str, Any]:
+    return {"model": SIM, "messages": [{"role": "user", "content": content}], "max_tokens": 64, **extra}
+
+
+def slow_config(directory: Path, latency_ms: float) -> str:
+    path = directory / "slow.yaml"
+    path.write_text(yaml.safe_dump({"simulator": {"latency_ms": latency_ms}}))
+    return str(path)
+
+
+@pytest.fixture
+async def slow(make_settings: SettingsFactory, tmp_path: Path) -> AsyncIterator[Running]:
+    """A gateway whose simulated provider takes 50 ms, so concurrent requests overlap."""
+    instance, stop = await start(make_settings(ASAHI_ADMIN_SECRET="test-admin-secret",
+                                               ASAHI_CONFIG=slow_config(tmp_path, 50)))
+    try:
+        yield instance
+    finally:
+        await stop()
+
+
+async def set_budgets(running: Running, key: str, budgets: list[dict[str, Any]]) -> None:
+    response = await running.client.put("/governance/policy", json={"budgets": budgets}, headers=bearer(key))
+    assert response.status_code == 200, response.text
+
+
+async def ledger_spent(running: Running, org_id: str) -> float:
+    built = running.app.state.components
+    await built.ledger.flush()
+    async with built.engine.connect() as connection:
+        total = await connection.execute(
+            select(func.coalesce(func.sum(usage_records.c.cost_usd), 0.0)).where(usage_records.c.org_id == org_id))
+        return float(total.scalar_one())
+
+
+async def budgets_of(running: Running, key: str) -> list[dict[str, Any]]:
+    await running.app.state.components.pipeline.settled()
+    response = await running.client.get("/governance/budgets", headers=bearer(key))
+    assert response.status_code == 200, response.text
+    data: list[dict[str, Any]] = response.json()["data"]
+    return data
+
+
+async def test_64_concurrent_requests_never_take_spend_past_a_hard_budget(slow: Running) -> None:
+    org = await slow.signup()
+    limit = 0.0004  # a few requests' worth: most of the 64 must be refused
+    await set_budgets(slow, org["api_key"], [{"limit_usd": limit, "window": "day", "hard": True}])
+    responses = await asyncio.gather(*[
+        slow.client.post("/v1/chat/completions", json=chat(f"question number {i}"), headers=bearer(org["api_key"]))
+        for i in range(64)
+    ])
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(200) >= 1 and statuses.count(429) >= 1 and set(statuses) == {200, 429}
+    spent = await ledger_spent(slow, org["org_id"])
+    assert 0 < spent <= limit
+    [budget] = await budgets_of(slow, org["api_key"])
+    assert budget["scope"] == "org" and budget["window"] == "day" and budget["hard"] is True
+    assert budget["limit_usd"] == limit and budget["reserved_usd"] == 0
+    assert budget["spent_usd"] == pytest.approx(spent, abs=1e-9)
+    assert budget["resets_at"].endswith("+00:00")
+
+
+async def test_a_soft_budget_lets_requests_through_and_alerts_once_per_threshold(slow: Running) -> None:
+    org = await slow.signup()
+    await set_budgets(slow, org["api_key"], [{"limit_usd": 0.00005, "window": "month", "hard": False}])
+    for i in range(6):
+        response = await slow.client.post("/v1/chat/completions", json=chat(f"soft {i}"),
+                                          headers=bearer(org["api_key"]))
+        assert response.status_code == 200
+    built = slow.app.state.components
+    await built.pipeline.settled()
+    await built.budgets._alerts.drain()
+    sent = [a.threshold for a in built.budgets._alerts.sent if a.claim.ref.owner == org["org_id"]]
+    assert sorted(sent) == [50, 80, 100]
+    [budget] = await budgets_of(slow, org["api_key"])
+    assert budget["spent_usd"] > budget["limit_usd"] and budget["hard"] is False
+
+
+@pytest.mark.parametrize("surface", ["openai", "anthropic", "native"])
+async def test_a_refusal_names_the_budget_in_the_surfaces_own_shape(running: Running, surface: str) -> None:
+    org = await running.signup()
+    await set_budgets(running, org["api_key"], [{"limit_usd": 0.000001, "window": "7d"}])
+    headers = bearer(org["api_key"])
+    if surface == "openai":
+        response = await running.client.post("/v1/chat/completions", json=chat("hi"), headers=headers)
+        error = response.json()["error"]
+        assert error["code"] == "budget_exceeded" and error["type"] == "rate_limit_error"
+    elif surface == "anthropic":
+        response = await running.client.post("/v1/messages", json=chat("hi"), headers=headers)
+        body = response.json()
+        assert body["type"] == "error"
+        error = body["error"]
+        assert error["type"] == "budget_exceeded"
+    else:
+        response = await running.client.post("/infer", json={"prompt": "hi", "model_override": SIM},
+                                             headers=headers)
+        error = response.json()["error"]
+        assert error["code"] == "budget_exceeded"
+    assert response.status_code == 429 and int(response.headers["retry-after"]) >= 1
+    budget = error["budget"]
+    assert budget["window"] == "7d" and budget["scope"] == "org" and budget["limit_usd"] == 0.000001
+    assert budget["spent_usd"] == 0 and budget["resets_at"]
+    assert "7d budget" in error["message"]
+
+
+async def test_a_cache_hit_is_free_and_passes_an_exhausted_budget(running: Running) -> None:
+    org = await running.signup()
+    first = await running.client.post("/v1/chat/completions", json=chat("cached"), headers=bearer(org["api_key"]))
+    assert first.status_code == 200
+    await set_budgets(running, org["api_key"], [{"limit_usd": 0.000001, "window": "day"}])
+    again = await running.client.post("/v1/chat/completions", json=chat("cached"), headers=bearer(org["api_key"]))
+    assert again.status_code == 200 and again.headers["x-asahi-cache"] == "t1"
+    other = await running.client.post("/v1/chat/completions", json=chat("not cached"),
+                                      headers=bearer(org["api_key"]))
+    assert other.status_code == 429
+
+
+async def test_a_key_budget_refuses_that_key_only(running: Running) -> None:
+    org = await running.signup()
+    admin = bearer(org["api_key"])
+    created = await running.client.post("/governance/api-keys", headers=admin, json={
+        "name": "capped", "scopes": ["infer"], "budgets": [{"limit_usd": 0.000001, "window": "day"}]})
+    assert created.status_code == 201, created.text
+    capped = created.json()
+    assert capped["budgets"] == [{"limit_usd": 0.000001, "window": "day", "hard": True}]
+    refused = await running.client.post("/v1/chat/completions", json=chat("x"), headers=bearer(capped["api_key"]))
+    assert refused.status_code == 429 and refused.json()["error"]["budget"]["scope"] == "key"
+    assert refused.json()["error"]["budget"]["id"] == capped["id"]
+    assert (await running.client.post("/v1/chat/completions", json=chat("x"), headers=admin)).status_code == 200
+    raised = await running.client.patch(f"/governance/api-keys/{capped['id']}", headers=admin,
+                                        json={"budgets": [{"limit_usd": 5, "window": "day"}]})
+    assert raised.status_code == 200 and raised.json()["budgets"][0]["limit_usd"] == 5
+    allowed = await running.client.post("/v1/chat/completions", json=chat("y"), headers=bearer(capped["api_key"]))
+    assert allowed.status_code == 200
+    listed = await budgets_of(running, org["api_key"])
+    assert [(b["scope"], b["id"]) for b in listed] == [("key", capped["id"])]
+
+
+async def test_cancelled_requests_give_their_holds_back(slow: Running) -> None:
+    org = await slow.signup()
+    await set_budgets(slow, org["api_key"], [{"limit_usd": 1.0, "window": "day"}])
+    tasks = [asyncio.create_task(slow.client.post("/v1/chat/completions", json=chat(f"cancel {i}"),
+                                                  headers=bearer(org["api_key"]))) for i in range(8)]
+    await asyncio.sleep(0.02)  # past the hold, inside the provider's 50 ms
+    [budget] = await budgets_of(slow, org["api_key"])
+    assert budget["reserved_usd"] > 0
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    [budget] = await budgets_of(slow, org["api_key"])
+    assert budget["reserved_usd"] == 0
+
+
+@pytest.mark.parametrize("budgets", [
+    [{"limit_usd": 0, "window": "day"}],
+    [{"limit_usd": 1, "window": "week"}],
+    [{"limit_usd": 1, "window": "0d"}],
+    [{"limit_usd": 1, "window": "day"}, {"limit_usd": 2, "window": "day"}],
+])
+async def test_invalid_budgets_are_refused_with_400(running: Running, budgets: list[dict[str, Any]]) -> None:
+    org = await running.signup()
+    response = await running.client.put("/governance/policy", json={"budgets": budgets},
+                                        headers=bearer(org["api_key"]))
+    assert response.status_code == 400 and response.json()["error"]["param"].startswith("budgets")
