@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -48,20 +49,38 @@ class DatabaseCounters:
         self._fresh.clear()
 
     async def _ensure(self, connection: AsyncConnection, claims: list[Claim], now: datetime) -> list[str]:
-        """Create (or re-read from the ledger) the counters not read since the last refresh; their keys, to mark
-        fresh once the transaction has committed."""
+        """Make sure each counter exists; the first use since the last refresh re-reads it from the ledger (one
+        request per instance does, marked before it commits so concurrent ones do not read it again). Returns the
+        keys it marked, to unmark should the transaction fail."""
         insert = sqlite_insert if self._sqlite else pg_insert
-        read = []
+        marked = []
         for claim in claims:
-            if claim.key in self._fresh:
+            if claim.key not in self._fresh:
+                self._fresh.add(claim.key)
+                marked.append(claim.key)
+                spent = await spent_nano(connection, claim)
+                statement = insert(budget_counters).values(
+                    budget_id=claim.ref.id, period_start=claim.period.start, spent_nano=spent, updated_at=now)
+                await connection.execute(statement.on_conflict_do_update(
+                    index_elements=["budget_id", "period_start"], set_={"spent_nano": spent, "updated_at": now}))
                 continue
-            spent = await spent_nano(connection, claim)
-            statement = insert(budget_counters).values(
-                budget_id=claim.ref.id, period_start=claim.period.start, spent_nano=spent, updated_at=now)
-            await connection.execute(statement.on_conflict_do_update(
-                index_elements=["budget_id", "period_start"], set_={"spent_nano": spent, "updated_at": now}))
-            read.append(claim.key)
-        return read
+            exists = (await connection.execute(select(budget_counters.c.budget_id).where(_counter(claim)))).first()
+            if exists is None:
+                spent = await spent_nano(connection, claim)
+                await connection.execute(insert(budget_counters).values(
+                    budget_id=claim.ref.id, period_start=claim.period.start, spent_nano=spent, updated_at=now,
+                ).on_conflict_do_nothing(index_elements=["budget_id", "period_start"]))
+        return marked
+
+    async def _transaction(self, claims: list[Claim], now: datetime, work: Any) -> Any:
+        marked: list[str] = []
+        try:
+            async with self._engine.begin() as connection:
+                marked = await self._ensure(connection, claims, now)
+                return await work(connection)
+        except BaseException:
+            self._fresh.difference_update(marked)
+            raise
 
     async def _locked(self, connection: AsyncConnection, claims: list[Claim], now: datetime) -> list[Level]:
         """Lock each counter (by writing it), drop dead reservations, and read what stands."""
@@ -88,21 +107,19 @@ class DatabaseCounters:
 
     async def _reserve(self, claims: list[Claim], reservation: str, amount_nano: int, ttl: float, now: datetime
                        ) -> Refusal | None:
-        refusal = None
-        async with self._engine.begin() as connection:
-            read = await self._ensure(connection, claims, now)
+        async def hold(connection: AsyncConnection) -> Refusal | None:
             levels = await self._locked(connection, claims, now)
             for claim, level in zip(claims, levels, strict=True):
                 over = level.spent_nano + level.reserved_nano + amount_nano > claim.ref.limit_nano
                 if claim.ref.budget.hard and over:
-                    refusal = Refusal(claim, level)
-                    break
-            else:
-                expires = now + timedelta(seconds=ttl)
-                await connection.execute(budget_reservations.insert(), [
-                    {"id": _hold_id(reservation, c), "budget_id": c.ref.id, "period_start": c.period.start,
-                     "amount_nano": amount_nano, "expires_at": expires} for c in claims])
-        self._fresh.update(read)
+                    return Refusal(claim, level)
+            expires = now + timedelta(seconds=ttl)
+            await connection.execute(budget_reservations.insert(), [
+                {"id": _hold_id(reservation, c), "budget_id": c.ref.id, "period_start": c.period.start,
+                 "amount_nano": amount_nano, "expires_at": expires} for c in claims])
+            return None
+
+        refusal: Refusal | None = await self._transaction(claims, now, hold)
         return refusal
 
     async def settle(self, claims: list[Claim], reservation: str, actual_nano: int) -> list[int | None]:
@@ -130,8 +147,8 @@ class DatabaseCounters:
 
     async def levels(self, claims: list[Claim]) -> list[Level]:
         now = datetime.now(UTC)
-        async with self._engine.begin() as connection:
-            read = await self._ensure(connection, claims, now)
+
+        async def read(connection: AsyncConnection) -> list[Level]:
             levels = []
             for claim in claims:
                 spent = (await connection.execute(select(budget_counters.c.spent_nano).where(_counter(claim))
@@ -140,5 +157,7 @@ class DatabaseCounters:
                     select(func.coalesce(func.sum(budget_reservations.c.amount_nano), 0)).where(
                         _held(claim), budget_reservations.c.expires_at > now))).scalar_one()
                 levels.append(Level(int(spent), int(reserved)))
-        self._fresh.update(read)
+            return levels
+
+        levels: list[Level] = await self._transaction(claims, now, read)
         return levels
