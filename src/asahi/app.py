@@ -19,6 +19,7 @@ from asahi.api import (
     analytics,
     anthropic_count_tokens,
     anthropic_messages,
+    audit,
     budgets,
     dashboard,
     errors,
@@ -111,8 +112,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
     app.add_exception_handler(StarletteHTTPException, unknown_routes.handle_http_error)
     app.add_exception_handler(Exception, _unexpected)
     for router in (
-        health.router, signup.router, keys.router, policy.router, budgets.router, analytics.router, feedback.router,
-        metrics.router,
+        health.router, signup.router, keys.router, policy.router, budgets.router, audit.router, analytics.router,
+        feedback.router, metrics.router,
     ):
         app.include_router(router)
     app.router.routes[:0] = [Route(path, endpoint, methods=[method]) for (method, path), endpoint in

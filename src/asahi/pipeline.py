@@ -26,6 +26,7 @@ from asahi.call import CacheStatus, Call, Outcome
 from asahi.domain import ChatRequest, ChatResult, StreamEvent, Usage
 from asahi.embeddings.base import Embedder, EmbeddingError
 from asahi.errors import AsahiError, RateLimited
+from asahi.governance import audit
 from asahi.governance.budgets.service import Budgets, Hold, refs
 from asahi.governance.keys import KeyRecord
 from asahi.governance.policy import OrgPolicy, PolicyStore, narrowed
@@ -168,7 +169,8 @@ class Pipeline:
         if not budget_refs:
             return None
         worst = await _off_loop(call.large, worst_case_usd, call.request, [route.model, *route.fallbacks])
-        return await self._budgets.reserve(budget_refs, worst, policy.alert_webhook_url)
+        refused_by = (f"key:{call.key.id}", audit.Context(call.request_id, call.client))
+        return await self._budgets.reserve(budget_refs, worst, policy.alert_webhook_url, refused_by)
 
     async def _settle(self, hold: Hold | None, cost_usd: float | None) -> None:
         if hold is not None and self._budgets is not None:

@@ -101,7 +101,8 @@ async def _insert_key(
     return IssuedKey(record=key_from_row(row), plaintext=new.plaintext)
 
 
-async def create_org_with_key(engine: AsyncEngine, name: str, email: str, actor: str) -> tuple[Org, IssuedKey]:
+async def create_org_with_key(engine: AsyncEngine, name: str, email: str, actor: str,
+                              context: audit.Context | None = None) -> tuple[Org, IssuedKey]:
     """Create an org and its first admin key together."""
     org = Org(id=_new_id(), name=name, email=email, created_at=datetime.now(UTC))
     try:
@@ -115,8 +116,10 @@ async def create_org_with_key(engine: AsyncEngine, name: str, email: str, actor:
                 )
             )
             issued = await _insert_key(connection, org.id, "default", frozenset({"admin"}), None)
-            await audit.record(connection, org_id=org.id, actor=actor, action="org.create", target=org.id)
-            await audit.record(connection, org_id=org.id, actor=actor, action="key.create", target=issued.record.id)
+            await audit.record(connection, org_id=org.id, actor=actor, action="org.create", target=org.id,
+                               context=context)
+            await audit.record(connection, org_id=org.id, actor=actor, action="key.create", target=issued.record.id,
+                               details={"scopes": ["admin"]}, context=context)
     except IntegrityError:
         # Two signups raced for the same name; the database's unique index decided.
         raise Conflict(f"An org named '{name}' already exists.", code="org_exists") from None

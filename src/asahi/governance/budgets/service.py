@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asahi.errors import AsahiError
+from asahi.governance import audit
 from asahi.governance.budgets.alerts import Alerts
 from asahi.governance.budgets.counters import Claim, Counters, Level, Refusal
 from asahi.governance.budgets.db_counters import DatabaseCounters
@@ -71,6 +72,7 @@ def refs(org_id: str, org_budgets: list[Budget] | None, key_id: str, key_budgets
 class Budgets:
     def __init__(self, engine: AsyncEngine, link: RedisLink | None, alerts: Alerts, *, hold_seconds: float) -> None:
         self._link = link
+        self._engine = engine
         self._database = DatabaseCounters(engine)
         self._redis = RedisCounters(link.client, engine) if link is not None and link.client is not None else None
         self._alerts = alerts
@@ -95,9 +97,10 @@ class Budgets:
         assert self._link is not None
         self._link.failed(exc)
 
-    async def reserve(self, budget_refs: list[BudgetRef], amount_usd: float, webhook: str | None = None
-                      ) -> Hold | None:
-        """Hold `amount_usd` against every budget, or raise `BudgetExceeded`; None when there is none."""
+    async def reserve(self, budget_refs: list[BudgetRef], amount_usd: float, webhook: str | None = None,
+                      refused_by: tuple[str, audit.Context] | None = None) -> Hold | None:
+        """Hold `amount_usd` against every budget, or raise `BudgetExceeded` (recorded in the audit log as
+        `refused_by`'s, an actor and its request); None when there is no budget."""
         if not budget_refs:
             return None
         now = datetime.now(UTC)
@@ -118,6 +121,8 @@ class Budgets:
         if counters is self._database:
             self._touched.update((c.key, c) for c in claims)
         if refusal is not None:
+            if refused_by is not None:
+                self._audit_refusal(refusal, *refused_by)
             raise BudgetExceeded(refusal)
         return Hold(claims, reservation, amount, counters, webhook)
 
@@ -138,6 +143,24 @@ class Budgets:
             task = asyncio.create_task(self.settle(hold, 0.0))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+
+    def _audit_refusal(self, refusal: Refusal, actor: str, context: audit.Context) -> None:
+        claim = refusal.claim
+        details = {"scope": claim.ref.scope, "window": claim.ref.budget.window,
+                   "limit_usd": claim.ref.budget.limit_usd, "spent_usd": to_usd(refusal.level.spent_nano),
+                   "reserved_usd": to_usd(refusal.level.reserved_nano)}
+        task = asyncio.create_task(self._write_refusal(claim, actor, context, details))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _write_refusal(self, claim: Claim, actor: str, context: audit.Context, details: dict[str, Any]
+                             ) -> None:
+        try:
+            async with self._engine.begin() as connection:
+                await audit.record(connection, org_id=claim.ref.org_id, actor=actor, action="budget.refuse",
+                                   target=claim.ref.owner, details=details, context=context)
+        except Exception as exc:  # noqa: BLE001  # the refusal stands; only its audit row is missing
+            log.warning("could not audit a budget refusal: %s", type(exc).__name__)
 
     async def settle(self, hold: Hold, actual_usd: float | None) -> None:
         """Replace the hold with what was spent (an unknown cost counts as the whole hold). Never raises: a
