@@ -32,6 +32,7 @@ from asahi.api import (
     openai_completions,
     openai_embeddings,
     openai_responses,
+    orgs,
     policy,
     signup,
     unknown_routes,
@@ -113,7 +114,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
     app.add_exception_handler(Exception, _unexpected)
     for router in (
         health.router, signup.router, keys.router, policy.router, budgets.router, audit.router, analytics.router,
-        feedback.router, metrics.router,
+        feedback.router, metrics.router, orgs.router,
     ):
         app.include_router(router)
     app.router.routes[:0] = [Route(path, endpoint, methods=[method]) for (method, path), endpoint in

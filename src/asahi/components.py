@@ -29,6 +29,7 @@ from asahi.governance.budgets.service import Budgets
 from asahi.governance.crypto import Sealer, embedded_key
 from asahi.governance.policy import PolicyStore
 from asahi.governance.ratelimit import RateLimiter
+from asahi.governance.refusals import RefusalLog
 from asahi.ledger.recorder import LedgerWriter, SpoolSettings
 from asahi.notify import build_mailer
 from asahi.notify.base import Mailer
@@ -145,7 +146,8 @@ async def build(settings: Settings) -> Components:
         mailer = build_mailer(settings)
         # A hold outlives the longest request it can cover (a stream's idle timeout restarts with each event).
         hold_seconds = max(_MIN_HOLD_SECONDS, 4 * routing.request_timeout_seconds)
-        budgets = Budgets(engine, redis, Alerts(engine, mailer), hold_seconds=hold_seconds)
+        refusals = RefusalLog(engine)
+        budgets = Budgets(engine, redis, Alerts(engine, mailer), refusals, hold_seconds=hold_seconds)
         stack.push_async_callback(budgets.aclose)
         pipeline = Pipeline(
             router=router, providers=providers, policies=policies, limiter=limiter, tier1=tier1, tier2=tier2,
@@ -156,7 +158,7 @@ async def build(settings: Settings) -> Components:
             ),
             ledger=ledger, metrics=metrics, resilience=resilience, verifier=verifier,
             router_embedder=shared_minilm(),  # loads on the first routed request, not at start-up
-            budgets=budgets,
+            budgets=budgets, refusals=refusals,
         )
         stack.push_async_callback(pipeline.settled)
         paths = build_paths(settings, engine, pipeline, tier1, router, providers)

@@ -29,8 +29,9 @@ from asahi.errors import AsahiError, RateLimited
 from asahi.governance import audit
 from asahi.governance.budgets.service import Budgets, Hold, refs
 from asahi.governance.keys import KeyRecord
-from asahi.governance.policy import OrgPolicy, PolicyStore, narrowed
+from asahi.governance.policy import OrgPolicy, OrgSuspended, PolicyStore, narrowed
 from asahi.governance.ratelimit import RateLimiter
+from asahi.governance.refusals import RefusalLog
 from asahi.ledger import bill
 from asahi.ledger.recorder import LedgerWriter
 from asahi.ledger.rows import row_for
@@ -46,6 +47,7 @@ from asahi.streaming import StreamAccumulator, events_from_result, finished_clea
 from asahi.verification import RoutingVerifier
 
 T = TypeVar("T")
+SUSPENDED_AUDIT_SECONDS = 60.0  # a suspended org's refusals: one audit row per key and minute
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,7 @@ class Pipeline:
         verifier: RoutingVerifier | None = None,
         router_embedder: Embedder | None = None,
         budgets: Budgets | None = None,
+        refusals: RefusalLog | None = None,
     ) -> None:
         self._router = router
         self._providers = providers
@@ -98,9 +101,10 @@ class Pipeline:
         self._verifier = verifier
         self._router_embedder = router_embedder
         self._budgets = budgets
+        self._refusals = refusals
         self._releasing: set[asyncio.Task[None]] = set()
 
-    async def admit(self, key: KeyRecord) -> OrgPolicy:
+    async def admit(self, key: KeyRecord, context: audit.Context | None = None) -> OrgPolicy:
         """What every request of every endpoint passes before anything is read or sent: the ledger can record it,
         the org's policy narrowed by the key's own limits, and both rate limits. Returns that policy."""
         if not self._ledger.accepting:
@@ -108,12 +112,18 @@ class Pipeline:
             # break the ledger's promise, so none is given.
             raise AsahiError(503, "ledger_unavailable", "Asahi cannot record usage right now; retry shortly.",
                              headers={"retry-after": "5"})
-        org_policy = await self._policies.get(key.org_id)
+        org = await self._policies.state(key.org_id)
+        if org.suspended:
+            if self._refusals is not None:
+                self._refusals.refused(key.org_id, f"key:{key.id}", "org.suspended_refuse", context or audit.Context(),
+                                       target=key.org_id, once_per=SUSPENDED_AUDIT_SECONDS)
+            raise OrgSuspended()
+        org_policy = org.policy
         await self._rate_limit(key, org_policy)
         return narrowed(org_policy, key)
 
     async def run(self, call: Call) -> Outcome:
-        policy = await self.admit(call.key)
+        policy = await self.admit(call.key, audit.Context(call.request_id, call.client))
         if call.key.tokens_per_minute is not None:
             tokens = estimate_input_tokens(call.request) + (call.request.max_tokens or 0)
             retry_after = await self._limiter.hit(f"key:{call.key.id}:tpm", call.key.tokens_per_minute, 60, tokens)

@@ -11,6 +11,7 @@ from asahi.api.deps import client_ip, components
 from asahi.errors import BadRequest, Forbidden, Unauthorized
 from asahi.governance import audit
 from asahi.governance.auth import presented_key, require_scope
+from asahi.governance.policy import OrgSuspended
 
 
 class Actor(BaseModel):
@@ -33,7 +34,17 @@ async def admin_actor(request: Request) -> Actor:
         return Actor(name=audit.ADMIN_SECRET_ACTOR, org_id=None)
     record = await built.auth.authenticate(presented_key(request.headers))
     require_scope(record, "admin")
+    if (await built.policies.state(record.org_id)).suspended:
+        raise OrgSuspended()
     return Actor(name=f"key:{record.id}", org_id=record.org_id)
+
+
+async def operator(request: Request) -> Actor:
+    """The operator only (`X-Admin-Secret`): what spans orgs."""
+    actor = await admin_actor(request)
+    if actor.org_id is not None:
+        raise Forbidden("Only the operator (X-Admin-Secret) may do this.", code="operator_only")
+    return actor
 
 
 def target_org(actor: Actor, org_id: str | None) -> str:

@@ -27,6 +27,15 @@ class Org:
 
 
 @dataclass(frozen=True, slots=True)
+class OrgRecord:
+    id: str
+    name: str
+    email: str
+    created_at: datetime
+    suspended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class IssuedKey:
     record: keys.KeyRecord
     plaintext: str
@@ -214,3 +223,28 @@ async def find_key(engine: AsyncEngine, prefix: str) -> tuple[keys.KeyRecord, st
     if row is None:
         return None
     return key_from_row(row), row._mapping["digest"]
+
+
+async def list_orgs(engine: AsyncEngine) -> list[OrgRecord]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(select(orgs.c.id, orgs.c.name, orgs.c.email, orgs.c.created_at,
+                                               orgs.c.suspended_at).order_by(orgs.c.created_at, orgs.c.id))
+        return [OrgRecord(r.id, r.name, r.email, _utc(r.created_at), _aware(r.suspended_at)) for r in rows]
+
+
+async def set_suspended(engine: AsyncEngine, org_id: str, suspended: bool, actor: str,
+                        context: audit.Context | None = None) -> OrgRecord:
+    """Suspend (every key of the org refused) or resume an org; a no-op change is not audited."""
+    async with engine.begin() as connection:
+        row = (await connection.execute(select(orgs).where(orgs.c.id == org_id))).first()
+        if row is None:
+            raise NotFound(f"Org '{org_id}' does not exist.", code="org_not_found")
+        was = row._mapping["suspended_at"]
+        if (was is not None) != suspended:
+            when = datetime.now(UTC) if suspended else None
+            await connection.execute(update(orgs).where(orgs.c.id == org_id).values(suspended_at=when))
+            await audit.record(connection, org_id=org_id, actor=actor,
+                               action="org.suspend" if suspended else "org.resume", target=org_id, context=context)
+        row = (await connection.execute(select(orgs).where(orgs.c.id == org_id))).one()
+    m = row._mapping
+    return OrgRecord(m["id"], m["name"], m["email"], _utc(m["created_at"]), _aware(m["suspended_at"]))

@@ -1,12 +1,14 @@
 """Per-org policy: which models an org may use, its default and baseline models, its limits.
 
 Stored sealed (AES-256-GCM, bound to the org id) in `orgs.policy_sealed`; read through a short in-process cache
-because every request needs it.
+because every request needs it, together with the org's suspension (so a suspension reaches every instance within
+the cache's few seconds, and this one at once).
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
@@ -14,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from asahi.errors import NotFound
+from asahi.errors import AsahiError, NotFound
 from asahi.governance import audit
 from asahi.governance.budgets.spec import Budget, unique_windows
 from asahi.governance.crypto import Sealer
@@ -83,6 +85,20 @@ def narrowed(policy: OrgPolicy, key: KeyRecord) -> OrgPolicy:
 DEFAULT_POLICY = OrgPolicy()
 
 
+class OrgSuspended(AsahiError):
+    def __init__(self) -> None:
+        super().__init__(403, "org_suspended", "This organisation is suspended by the operator; every one of its "
+                         "API keys is refused until it is resumed.")
+
+
+@dataclass(frozen=True, slots=True)
+class OrgState:
+    """What every request needs of its org: the policy, and whether the operator suspended the org."""
+
+    policy: OrgPolicy
+    suspended: bool = False
+
+
 class PolicyStore:
     """Policies cached for a few seconds; while the database is down an org's last known policy keeps applying,
     and an org never seen gets 503."""
@@ -91,16 +107,19 @@ class PolicyStore:
         self._engine = engine
         self._sealer = sealer
         self._database = database or DatabaseState()
-        self._cache: LookupCache[str, OrgPolicy] = LookupCache(_MAX_CACHED)
+        self._cache: LookupCache[str, OrgState] = LookupCache(_MAX_CACHED)
 
     async def get(self, org_id: str) -> OrgPolicy:
-        found, policy = self._cache.fresh(org_id)
-        if found and policy is not None:
-            return policy
+        return (await self.state(org_id)).policy
+
+    async def state(self, org_id: str) -> OrgState:
+        found, state = self._cache.fresh(org_id)
+        if found and state is not None:
+            return state
         try:
             async with asyncio.timeout(_LOOKUP_TIMEOUT):
                 async with self._engine.connect() as connection:
-                    query = select(orgs.c.policy_sealed).where(orgs.c.id == org_id)
+                    query = select(orgs.c.policy_sealed, orgs.c.suspended_at).where(orgs.c.id == org_id)
                     row = (await connection.execute(query)).first()
         except Exception as exc:
             if not is_outage(exc):
@@ -114,8 +133,12 @@ class PolicyStore:
         policy = DEFAULT_POLICY
         if row is not None and row[0] is not None:
             policy = self._open(org_id, row[0])
-        self._cache.put(org_id, policy, _TTL)
-        return policy
+        state = OrgState(policy, suspended=row is not None and row[1] is not None)
+        self._cache.put(org_id, state, _TTL)
+        return state
+
+    def forget(self, org_id: str) -> None:
+        self._cache.drop(org_id)
 
     async def put(self, org_id: str, policy: OrgPolicy, actor: str, context: audit.Context | None = None) -> None:
         sealed = self._sealer.seal(orjson.dumps(policy.model_dump()), org_id.encode())

@@ -25,6 +25,7 @@ from asahi.governance.budgets.counters import Claim, Counters, Level, Refusal
 from asahi.governance.budgets.db_counters import DatabaseCounters
 from asahi.governance.budgets.redis_counters import RedisCounters
 from asahi.governance.budgets.spec import Budget, BudgetRef, to_nano, to_usd
+from asahi.governance.refusals import RefusalLog
 from asahi.redis_client import RedisLink
 
 log = logging.getLogger(__name__)
@@ -70,9 +71,10 @@ def refs(org_id: str, org_budgets: list[Budget] | None, key_id: str, key_budgets
 
 
 class Budgets:
-    def __init__(self, engine: AsyncEngine, link: RedisLink | None, alerts: Alerts, *, hold_seconds: float) -> None:
+    def __init__(self, engine: AsyncEngine, link: RedisLink | None, alerts: Alerts, refusals: RefusalLog, *,
+                 hold_seconds: float) -> None:
         self._link = link
-        self._engine = engine
+        self._refusals = refusals
         self._database = DatabaseCounters(engine)
         self._redis = RedisCounters(link.client, engine) if link is not None and link.client is not None else None
         self._alerts = alerts
@@ -149,18 +151,8 @@ class Budgets:
         details = {"scope": claim.ref.scope, "window": claim.ref.budget.window,
                    "limit_usd": claim.ref.budget.limit_usd, "spent_usd": to_usd(refusal.level.spent_nano),
                    "reserved_usd": to_usd(refusal.level.reserved_nano)}
-        task = asyncio.create_task(self._write_refusal(claim, actor, context, details))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _write_refusal(self, claim: Claim, actor: str, context: audit.Context, details: dict[str, Any]
-                             ) -> None:
-        try:
-            async with self._engine.begin() as connection:
-                await audit.record(connection, org_id=claim.ref.org_id, actor=actor, action="budget.refuse",
-                                   target=claim.ref.owner, details=details, context=context)
-        except Exception as exc:  # noqa: BLE001  # the refusal stands; only its audit row is missing
-            log.warning("could not audit a budget refusal: %s", type(exc).__name__)
+        self._refusals.refused(claim.ref.org_id, actor, "budget.refuse", context, target=claim.ref.owner,
+                               details=details)
 
     async def settle(self, hold: Hold, actual_usd: float | None) -> None:
         """Replace the hold with what was spent (an unknown cost counts as the whole hold). Never raises: a
@@ -198,6 +190,7 @@ class Budgets:
         while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self._alerts.drain()
+        await self._refusals.drain()
 
     async def aclose(self) -> None:
         await self.drain()
