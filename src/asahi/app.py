@@ -34,6 +34,7 @@ from asahi.api import (
     openai_responses,
     orgs,
     policy,
+    providers,
     signup,
     unknown_routes,
 )
@@ -114,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
     app.add_exception_handler(Exception, _unexpected)
     for router in (
         health.router, signup.router, keys.router, policy.router, budgets.router, audit.router, analytics.router,
-        feedback.router, metrics.router, orgs.router,
+        feedback.router, metrics.router, orgs.router, providers.router,
     ):
         app.include_router(router)
     app.router.routes[:0] = [Route(path, endpoint, methods=[method]) for (method, path), endpoint in

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from asahi.errors import AsahiError
 from asahi.governance import accounts, audit, keys
+from asahi.governance.rotation import reseal, sealer_for
 from asahi.observability.logging import configure as configure_logging
 from asahi.settings import Settings, SettingsError, load_settings
 from asahi.store import db
@@ -60,6 +61,10 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> None:
         elif args.keys_command == "revoke":
             record = await accounts.revoke_key(engine, args.org_id, args.key_id, actor="cli")
             print(f"revoked {record.id}")
+        elif args.keys_command == "rotate-encryption":
+            sealer = sealer_for(settings)
+            count = await reseal(engine, sealer)
+            print(f"re-sealed {count} value(s) with encryption key {sealer.key_id}")
     finally:
         await engine.dispose()
 
@@ -103,6 +108,8 @@ def _parser() -> argparse.ArgumentParser:
     revoke = key_cmd.add_parser("revoke")
     revoke.add_argument("--org-id", required=True)
     revoke.add_argument("key_id")
+    key_cmd.add_parser("rotate-encryption", help="re-seal every sealed value with ASAHI_ENCRYPTION_KEY (the old key "
+                                                 "in ASAHI_PREVIOUS_ENCRYPTION_KEY)")
     audit_cmd = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_command", required=True)
     audit_cmd.add_parser("verify", help="check the hash chain; report the first broken link (exit status 1)")
     router_cmd = sub.add_parser("router", help="the learned router").add_subparsers(dest="router_command",

@@ -26,10 +26,12 @@ from asahi.embeddings.factory import Tier2Embedding, build_embedding, shared_min
 from asahi.governance.auth import Authenticator
 from asahi.governance.budgets.alerts import Alerts
 from asahi.governance.budgets.service import Budgets
-from asahi.governance.crypto import Sealer, embedded_key
+from asahi.governance.credentials import CredentialStore
+from asahi.governance.crypto import Sealer
 from asahi.governance.policy import PolicyStore
 from asahi.governance.ratelimit import RateLimiter
 from asahi.governance.refusals import RefusalLog
+from asahi.governance.rotation import sealer_for
 from asahi.ledger.recorder import LedgerWriter, SpoolSettings
 from asahi.notify import build_mailer
 from asahi.notify.base import Mailer
@@ -74,6 +76,7 @@ class Components:
     router: Router
     policies: PolicyStore
     budgets: Budgets
+    credentials: CredentialStore
     tier1: Tier1
     tier2: Tier2 | None
     verifier: RoutingVerifier | None
@@ -123,7 +126,7 @@ async def build(settings: Settings) -> Components:
         tier2, embedder_check = await _tier2(settings, engine, redis, metrics)
         if tier2 is not None:
             stack.push_async_callback(tier2.aclose)
-        sealer = Sealer(settings.encryption_key or embedded_key(settings.data_dir))
+        sealer = sealer_for(settings)
         limiter = RateLimiter(redis)
         await limiter.start()
         stack.push_async_callback(limiter.aclose)
@@ -147,6 +150,7 @@ async def build(settings: Settings) -> Components:
         # A hold outlives the longest request it can cover (a stream's idle timeout restarts with each event).
         hold_seconds = max(_MIN_HOLD_SECONDS, 4 * routing.request_timeout_seconds)
         refusals = RefusalLog(engine)
+        credentials = CredentialStore(engine, sealer, database)
         budgets = Budgets(engine, redis, Alerts(engine, mailer), refusals, hold_seconds=hold_seconds)
         stack.push_async_callback(budgets.aclose)
         pipeline = Pipeline(
@@ -158,7 +162,7 @@ async def build(settings: Settings) -> Components:
             ),
             ledger=ledger, metrics=metrics, resilience=resilience, verifier=verifier,
             router_embedder=shared_minilm(),  # loads on the first routed request, not at start-up
-            budgets=budgets, refusals=refusals,
+            budgets=budgets, refusals=refusals, credentials=credentials,
         )
         stack.push_async_callback(pipeline.settled)
         paths = build_paths(settings, engine, pipeline, tier1, router, providers)
@@ -170,7 +174,8 @@ async def build(settings: Settings) -> Components:
         settings=settings, engine=engine, database_backend=db.backend_name(url), database=database, redis=redis,
         auth=auth,
         limiter=limiter, sealer=sealer, mailer=mailer, metrics=metrics, providers=providers,
-        router=router, policies=policies, budgets=budgets, tier1=tier1, tier2=tier2, verifier=verifier, ledger=ledger,
+        router=router, policies=policies, budgets=budgets, credentials=credentials,
+        tier1=tier1, tier2=tier2, verifier=verifier, ledger=ledger,
         pipeline=pipeline, paths=paths, started_at=time.time(), _closing=stack, embedder_check=embedder_check,
     )
 

@@ -28,6 +28,7 @@ from asahi.embeddings.base import Embedder, EmbeddingError
 from asahi.errors import AsahiError, RateLimited
 from asahi.governance import audit
 from asahi.governance.budgets.service import Budgets, Hold, refs
+from asahi.governance.credentials import CredentialStore
 from asahi.governance.keys import KeyRecord
 from asahi.governance.policy import OrgPolicy, OrgSuspended, PolicyStore, narrowed
 from asahi.governance.ratelimit import RateLimiter
@@ -60,6 +61,7 @@ class Plan:
     cacheable: bool
     probe: Probe | None
     tier3: PrefixCaching
+    account: Account  # the org's own provider credentials where it stored some, else the operator's
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,7 @@ class Pipeline:
         router_embedder: Embedder | None = None,
         budgets: Budgets | None = None,
         refusals: RefusalLog | None = None,
+        credentials: CredentialStore | None = None,
     ) -> None:
         self._router = router
         self._providers = providers
@@ -102,6 +105,7 @@ class Pipeline:
         self._router_embedder = router_embedder
         self._budgets = budgets
         self._refusals = refusals
+        self._credentials = credentials
         self._releasing: set[asyncio.Task[None]] = set()
 
     async def admit(self, key: KeyRecord, context: audit.Context | None = None) -> OrgPolicy:
@@ -121,6 +125,12 @@ class Pipeline:
         org_policy = org.policy
         await self._rate_limit(key, org_policy)
         return narrowed(org_policy, key)
+
+    async def account(self, org_id: str) -> Account:
+        """Whose provider accounts the org's calls go out on: its own keys (BYOK) where it stored some."""
+        if self._credentials is None:
+            return Account(org_id)
+        return Account(org_id, credentials=await self._credentials.for_org(org_id))
 
     async def run(self, call: Call) -> Outcome:
         policy = await self.admit(call.key, audit.Context(call.request_id, call.client))
@@ -160,7 +170,7 @@ class Pipeline:
             route = await _off_loop(call.large, self._router.route, call.request, policy, call.routing, embedding,
                                     call.org_id)
         plan = Plan(route, baseline, key if cacheable and call.cache.write else None, cacheable, probe,
-                    PrefixCaching(call.org_id, self._config.prompt_caching))
+                    PrefixCaching(call.org_id, self._config.prompt_caching), await self.account(call.org_id))
         hold = await self._hold(call, policy, route)
         try:
             if call.request.stream:
@@ -265,7 +275,7 @@ class Pipeline:
         upstream_started = time.perf_counter()
         try:
             result, attempts = await self._resilience.complete(
-                self._chain(plan.route), call.request, self._deadline(), _prepare(plan.tier3), Account(call.org_id),
+                self._chain(plan.route), call.request, self._deadline(), _prepare(plan.tier3), plan.account,
             )
         except AsahiError as exc:
             self._failed(call, plan.route, exc, time.perf_counter() - upstream_started)
@@ -292,7 +302,7 @@ class Pipeline:
         try:
             handle = await self._resilience.stream(
                 self._chain(plan.route), call.request, self._deadline(), _prepare(plan.tier3),
-                idle_timeout=self._config.request_timeout, account=Account(call.org_id),
+                idle_timeout=self._config.request_timeout, account=plan.account,
             )
         except AsahiError as exc:
             self._failed(call, plan.route, exc, time.perf_counter() - upstream_started)

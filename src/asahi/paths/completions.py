@@ -22,7 +22,7 @@ from asahi.errors import AsahiError
 from asahi.governance.keys import KeyRecord
 from asahi.ledger import bill
 from asahi.pipeline import Pipeline
-from asahi.providers.base import Account, Provider
+from asahi.providers.base import Provider
 from asahi.providers.openai.adapter import OpenAIProvider
 from asahi.providers.openai.upstream import usage_from_json
 from asahi.routing.catalog import ModelInfo
@@ -74,7 +74,8 @@ class CompletionsPath:
         if stream:
             return self._stream(call, model, provider, body, store)
         started = time.perf_counter()
-        answer = await provider.call_json("/completions", body, Account(key.org_id))
+        account = (await self._pipeline.account(key.org_id)).for_provider(provider.name)
+        answer = await provider.call_json("/completions", body, account)
         usage = usage_from_json(answer.get("usage"))
         if store is not None:
             await self._tier1.put_bytes(store, orjson.dumps({"body": answer}))
@@ -112,8 +113,9 @@ class CompletionsPath:
         seen: list[dict[str, Any]] = []
         usage, status = Usage(), 499
         error: str | None = "client_disconnected"
+        account = (await self._pipeline.account(call.org_id)).for_provider(provider.name)
         try:
-            async for chunk in provider.call_events("/completions", body, Account(call.org_id)):
+            async for chunk in provider.call_events("/completions", body, account):
                 seen.append(chunk)
                 if chunk.get("usage"):
                     usage = usage_from_json(chunk["usage"])

@@ -93,7 +93,7 @@ class EmbeddingsPath:
         upstream_tokens, started = 0, time.perf_counter()
         if missing:
             fresh, upstream_tokens, each = await self._embed(model, [request.inputs[i] for i in missing], request,
-                                                             Account(key.org_id))
+                                                             await self._pipeline.account(key.org_id))
             for row, i in enumerate(missing):
                 vectors[i], tokens[i] = fresh[row], each[row]
                 if write:
@@ -152,6 +152,6 @@ class EmbeddingsPath:
         if not isinstance(upstream, OpenAIProvider):
             raise AsahiError(503, "provider_unavailable", f"{provider} is not configured for embeddings.")
         answer = await embed(upstream, inputs, model.name, dimensions=request.dimensions, user=request.user,
-                             account=account)
+                             account=account.for_provider(upstream.name))
         each = [count_tokens(i, model.name) if isinstance(i, str) else len(i) for i in inputs]
         return answer.vectors, answer.input_tokens or sum(each), each

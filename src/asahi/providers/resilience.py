@@ -187,7 +187,8 @@ class Resilience:
         `prepare` adapts the request to each link (e.g. provider-specific prompt-cache markers)."""
 
         async def call(provider: Provider, model: str) -> ChatResult:
-            return await provider.complete(prepare(request, provider, model) if prepare else request, model, account)
+            on = None if account is None else account.for_provider(provider.name)
+            return await provider.complete(prepare(request, provider, model) if prepare else request, model, on)
 
         attempts: list[Attempt] = []
         result = await self._run(chain, deadline, attempts, call)
@@ -207,7 +208,8 @@ class Resilience:
         opened: list[tuple[Provider, str, AsyncIterator[StreamEvent]]] = []
 
         async def first(provider: Provider, model: str) -> StreamEvent:
-            iterator = aiter(provider.stream(prepare(request, provider, model) if prepare else request, model, account))
+            on = None if account is None else account.for_provider(provider.name)
+            iterator = aiter(provider.stream(prepare(request, provider, model) if prepare else request, model, on))
             try:
                 event = await anext(iterator)
             except BaseException:
