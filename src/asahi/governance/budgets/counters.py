@@ -24,11 +24,22 @@ class Claim:
 
     @classmethod
     def of(cls, ref: BudgetRef, now: datetime) -> Claim:
-        return cls(ref, period(ref.budget.window, now))
+        return cls(ref, current_period(ref.budget.window, now))
 
     @property
     def key(self) -> str:
         return f"{self.ref.id}:{int(self.period.start.timestamp())}"
+
+
+_PERIODS: dict[str, Period] = {}
+
+
+def current_period(window: str, now: datetime) -> Period:
+    """`period`, remembered until it ends: every request computes it, and it changes once a day at most."""
+    known = _PERIODS.get(window)
+    if known is None or not known.start <= now < known.end:
+        known = _PERIODS[window] = period(window, now)
+    return known
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
+import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -108,7 +108,7 @@ class Budgets:
         now = datetime.now(UTC)
         claims = [Claim.of(r, now) for r in budget_refs]
         amount = max(1, to_nano(amount_usd))
-        reservation = uuid.uuid4().hex
+        reservation = f"{random.getrandbits(128):032x}"  # unique, as request ids are (without a system call)
         counters = await self._counters()
         try:
             refusal = await self._reserve(counters, claims, reservation, amount, webhook)
@@ -130,8 +130,15 @@ class Budgets:
 
     async def _reserve(self, counters: Counters, claims: list[Claim], reservation: str, amount: int,
                        webhook: str | None) -> Refusal | None:
-        """The counters' reserve, run to its end even when the request is cancelled meanwhile (a transaction cut
-        half-way helps no one); a hold that lands after its request is gone is given back at once."""
+        """The counters' reserve. A request cancelled meanwhile gives back whatever hold landed: by reservation
+        id, which a settle of nothing leaves unchanged. The database's transaction runs to its end first (one cut
+        half-way helps no one); Redis's script is atomic on its side, so its call is simply released after."""
+        if counters is self._redis:
+            try:
+                return await counters.reserve(claims, reservation, amount, self._hold_seconds)
+            except asyncio.CancelledError:
+                self._release_later(Hold(claims, reservation, amount, counters, webhook))
+                raise
         task = asyncio.ensure_future(counters.reserve(claims, reservation, amount, self._hold_seconds))
         try:
             return await asyncio.shield(task)
@@ -140,11 +147,14 @@ class Budgets:
                                                                           webhook)))
             raise
 
+    def _release_later(self, hold: Hold) -> None:
+        task = asyncio.create_task(self.settle(hold, 0.0))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     def _orphaned(self, done: asyncio.Future[Refusal | None], hold: Hold) -> None:
         if not done.cancelled() and done.exception() is None and done.result() is None:
-            task = asyncio.create_task(self.settle(hold, 0.0))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._release_later(hold)
 
     def _audit_refusal(self, refusal: Refusal, actor: str, context: audit.Context) -> None:
         claim = refusal.claim
