@@ -16,6 +16,7 @@ from asahi.providers.http import HttpProvider
 
 router = APIRouter(prefix="/governance")
 
+KNOWN = frozenset({"openai", "anthropic"})
 Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=500)]
 
 
@@ -29,10 +30,11 @@ def _view(stored: StoredCredential) -> dict[str, Any]:
 
 
 def _provider(request: Request, name: str) -> str:
-    """Only providers reached over HTTP with a key take one (not the simulator)."""
-    if not isinstance(components(request).providers.get(name), HttpProvider):
-        served = sorted(n for n, p in components(request).providers.items() if isinstance(p, HttpProvider))
-        raise NotFound(f"No provider '{name}' takes a key here; configured: {', '.join(served) or 'none'}.",
+    """OpenAI, Anthropic and the configured compatible servers take a key (not the simulator). A key for one the
+    operator has not configured is kept, and used once it is."""
+    takes = KNOWN | {n for n, p in components(request).providers.items() if isinstance(p, HttpProvider)}
+    if name not in takes:
+        raise NotFound(f"No provider '{name}' takes a key here; these do: {', '.join(sorted(takes))}.",
                        code="provider_not_found")
     return name
 

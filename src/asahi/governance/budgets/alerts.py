@@ -88,7 +88,7 @@ class Alerts:
                     pass
             if email and self._mailer is not None:
                 subject = f"Asahi budget at {alert.threshold}%: {payload['scope']} {payload['window']} budget"
-                text = (f"Spend is ${payload['spent_usd']:.4f} of the ${payload['limit_usd']:.2f} "
+                text = (f"Spend is ${payload['spent_usd']:.4f} of the ${payload['limit_usd']:g} "
                         f"{payload['window']} budget of {payload['scope']} {payload['owner']} "
                         f"({'hard' if payload['hard'] else 'soft'}); it resets at {payload['resets_at']}.")
                 await self._mailer.send_notice(email, subject, text)

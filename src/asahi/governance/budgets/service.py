@@ -45,7 +45,7 @@ class BudgetExceeded(AsahiError):
         super().__init__(
             429, "budget_exceeded",
             f"The {budget.window} budget of {owner} would be exceeded: ${described['spent_usd']:.6f} spent and "
-            f"${described['reserved_usd']:.6f} held of ${budget.limit_usd:.2f}; it resets at "
+            f"${described['reserved_usd']:.6f} held of ${budget.limit_usd:g}; it resets at "
             f"{described['resets_at']}.",
             headers={"retry-after": str(retry_after)}, details={"budget": described},
         )
