@@ -183,14 +183,27 @@ class Pipeline:
     async def _hold(self, call: Call, policy: OrgPolicy, route: Route) -> Hold | None:
         """Reserve the request's worst case against every budget of its org and key, before any provider call;
         `BudgetExceeded` (429) when a hard one would go past its limit."""
+        if self._budgets is None or not (policy.budgets or call.key.budgets):
+            return None
+        worst = await _off_loop(call.large, worst_case_usd, call.request, [route.model, *route.fallbacks])
+        return await self.hold(call, policy, worst)
+
+    async def hold(self, call: Call, policy: OrgPolicy, worst_usd: float) -> Hold | None:
+        """The budget step on its own, for the endpoints beside chat (embeddings, legacy completions): hold
+        `worst_usd`; settle it with `settle`, or give it back with `release` if the request dies."""
         if self._budgets is None:
             return None
         budget_refs = refs(call.org_id, policy.budgets, call.key.id, list(call.key.budgets))
         if not budget_refs:
             return None
-        worst = await _off_loop(call.large, worst_case_usd, call.request, [route.model, *route.fallbacks])
         refused_by = (f"key:{call.key.id}", audit.Context(call.request_id, call.client))
-        return await self._budgets.reserve(budget_refs, worst, policy.alert_webhook_url, refused_by)
+        return await self._budgets.reserve(budget_refs, worst_usd, policy.alert_webhook_url, refused_by)
+
+    async def settle(self, hold: Hold | None, cost_usd: float | None) -> None:
+        await self._settle(hold, cost_usd)
+
+    def release(self, hold: Hold | None) -> None:
+        self._release(hold)
 
     async def _settle(self, hold: Hold | None, cost_usd: float | None) -> None:
         if hold is not None and self._budgets is not None:

@@ -25,3 +25,8 @@ def worst_case_usd(request: ChatRequest, models: list[ModelInfo]) -> float:
         output = (request.max_tokens or model.max_output_tokens) * max(1, request.n)
         dearest = max(dearest, price(model, Usage(prompt, output)).usd or 0.0)
     return dearest
+
+
+def worst_case_tokens_usd(model: ModelInfo, input_tokens: int, output_tokens: int) -> float:
+    """The same for an endpoint whose tokens the caller counted (embeddings, legacy completions)."""
+    return price(model, Usage(math.ceil(input_tokens * INPUT_MARGIN), output_tokens)).usd or 0.0
