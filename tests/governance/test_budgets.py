@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from redis import asyncio as redis
 from sqlalchemy import func, select
 
 from asahi.store.tables import usage_records
@@ -245,3 +246,27 @@ async def test_counters_rebuilt_after_redis_is_flushed_match_the_ledger(backend:
                                       headers=bearer(org["api_key"]))).status_code == 200
     assert (await budgets_of(running, org["api_key"]))[0]["spent_usd"] == pytest.approx(
         await ledger_spent(running, org["org_id"]), abs=1e-9)
+
+
+async def test_counters_start_from_the_ledger_after_a_restart(make_settings: SettingsFactory) -> None:
+    settings = make_settings()
+    first, stop = await start(settings)
+    try:
+        org = await first.signup()
+        await set_budgets(first, org["api_key"], [{"limit_usd": 10, "window": "month"}])
+        for i in range(3):
+            assert (await first.client.post("/v1/chat/completions", json=chat(f"restart {i}"),
+                                             headers=bearer(org["api_key"]))).status_code == 200
+        spent = await ledger_spent(first, org["org_id"])
+    finally:
+        await stop()
+    if settings.redis_url is not None:  # Redis lost its counters meanwhile (a restart without persistence)
+        client = redis.from_url(settings.redis_url)
+        await client.flushdb()
+        await client.aclose()
+    second, stop = await start(settings)
+    try:
+        [budget] = await budgets_of(second, org["api_key"])
+        assert budget["spent_usd"] == pytest.approx(spent, abs=1e-9) and budget["reserved_usd"] == 0
+    finally:
+        await stop()
