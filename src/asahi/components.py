@@ -50,7 +50,7 @@ from asahi.settings import Settings
 from asahi.store import db
 from asahi.store.availability import DatabaseState
 from asahi.store.migrate import migrate
-from asahi.verification import RoutingVerifier
+from asahi.verification import RoutingVerifier, Spending
 
 log = logging.getLogger(__name__)
 
@@ -139,13 +139,6 @@ async def build(settings: Settings) -> Components:
             breaker_threshold=routing.circuit_breaker.failures,
             breaker_cooldown=routing.circuit_breaker.cooldown_seconds,
         )
-        verifier = None
-        if router.online is not None:
-            judge = router.catalog.get(routing.online.judge_model or router.default_model or "")
-            verifier = RoutingVerifier(router.online, providers, resilience, ledger, engine, judge,
-                                       timeout=routing.request_timeout_seconds)
-            await verifier.start()
-            stack.push_async_callback(verifier.aclose)
         mailer = build_mailer(settings)
         # A hold outlives the longest request it can cover (a stream's idle timeout restarts with each event).
         hold_seconds = max(_MIN_HOLD_SECONDS, 4 * routing.request_timeout_seconds)
@@ -153,6 +146,14 @@ async def build(settings: Settings) -> Components:
         credentials = CredentialStore(engine, sealer, database)
         budgets = Budgets(engine, redis, Alerts(engine, mailer), refusals, hold_seconds=hold_seconds)
         stack.push_async_callback(budgets.aclose)
+        verifier = None
+        if router.online is not None:
+            judge = router.catalog.get(routing.online.judge_model or router.default_model or "")
+            verifier = RoutingVerifier(router.online, providers, resilience, ledger, engine, judge,
+                                       timeout=routing.request_timeout_seconds,
+                                       spending=Spending(credentials, policies, budgets))
+            await verifier.start()
+            stack.push_async_callback(verifier.aclose)
         pipeline = Pipeline(
             router=router, providers=providers, policies=policies, limiter=limiter, tier1=tier1, tier2=tier2,
             config=PipelineConfig(

@@ -182,6 +182,17 @@ class Budgets:
             if spent is not None and actual > 0:
                 self._alerts.spent(claim, spent - actual, spent, hold.webhook)
 
+    async def charge(self, budget_refs: list[BudgetRef], usd: float) -> None:
+        """Count spend that had no hold (a verification call Asahi made for a request): settled as is."""
+        if not budget_refs or usd <= 0:
+            return
+        now = datetime.now(UTC)
+        claims = [Claim.of(r, now) for r in budget_refs]
+        counters = await self._counters()
+        if counters is self._database:
+            self._touched.update((c.key, c) for c in claims)
+        await self.settle(Hold(claims, f"{random.getrandbits(128):032x}", 0, counters, None), usd)
+
     async def levels(self, budget_refs: list[BudgetRef]) -> list[tuple[Claim, Level]]:
         now = datetime.now(UTC)
         claims = [Claim.of(r, now) for r in budget_refs]
