@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar, cast
@@ -328,7 +329,14 @@ class Pipeline:
             alternatives=plan.route.alternatives, overhead_ms=(upstream_started - call.started) * 1000,
         )
         outcome.events = self._relay(call, plan, outcome, handle.events, answered_by, upstream_started, hold)
+        self.release_when_dropped(outcome.events, hold)
         return outcome
+
+    def release_when_dropped(self, events: object, hold: Hold | None) -> None:
+        """A stream the client left before it started is never run, so its `finally` never settles: give its
+        hold back when it is dropped instead of leaving it until it expires."""
+        if hold is not None:
+            weakref.finalize(events, self._release, hold)
 
     async def _relay(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ import yaml
 from redis import asyncio as redis
 from sqlalchemy import func, select
 
+from asahi.call import Call
+from asahi.domain import ChatRequest, Message, TextPart
 from asahi.store.tables import usage_records
 from tests.conftest import Running, SettingsFactory, start
 
@@ -270,3 +273,17 @@ async def test_counters_start_from_the_ledger_after_a_restart(make_settings: Set
         assert budget["spent_usd"] == pytest.approx(spent, abs=1e-9) and budget["reserved_usd"] == 0
     finally:
         await stop()
+
+
+async def test_a_stream_dropped_before_it_started_gives_its_hold_back(running: Running) -> None:
+    org = await running.signup()
+    await set_budgets(running, org["api_key"], [{"limit_usd": 1.0, "window": "day"}])
+    built = running.app.state.components
+    key = await built.auth.authenticate(org["api_key"])
+    request = ChatRequest(model=SIM, messages=[Message("user", [TextPart("never read")])], stream=True)
+    outcome = await built.pipeline.run(Call("req_dropped", "openai", key, request))
+    assert outcome.events is not None and (await budgets_of(running, org["api_key"]))[0]["reserved_usd"] > 0
+    del outcome
+    gc.collect()
+    [budget] = await budgets_of(running, org["api_key"])
+    assert budget["reserved_usd"] == 0

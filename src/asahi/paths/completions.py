@@ -114,8 +114,9 @@ class CompletionsPath:
                 store: str | None, hold: Hold | None) -> Completed:
         outcome = self._outcome(call, model, "miss" if store is not None else "bypass", bill.UNBILLED)
         sent = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
-        return Completed(outcome, chunks=self._relay(call, model, provider, sent, store, outcome,
-                                                     _wants_usage(body), hold))
+        chunks = self._relay(call, model, provider, sent, store, outcome, _wants_usage(body), hold)
+        self._pipeline.release_when_dropped(chunks, hold)
+        return Completed(outcome, chunks=chunks)
 
     async def _relay(self, call: Call, model: ModelInfo, provider: OpenAIProvider, body: dict[str, Any],
                      store: str | None, outcome: Outcome, wants_usage: bool, hold: Hold | None
