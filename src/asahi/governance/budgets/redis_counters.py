@@ -111,13 +111,27 @@ class ScriptBatch:
         self._scripts = scripts
         self._waiting: list[tuple[AsyncScript, list[str], list[int | str], asyncio.Future[Any]]] = []
         self._in_flight: asyncio.Task[None] | None = None
+        self._alone = False
 
     async def call(self, script: AsyncScript, keys: list[str], args: list[int | str]) -> Any:
+        if self._in_flight is None and not self._alone:
+            # Nothing in flight: this call goes at once, on its own (no task, no pipeline); calls arriving
+            # meanwhile wait and go together when it is back.
+            self._alone = True
+            try:
+                return await script(keys=keys, args=args)
+            finally:
+                self._alone = False
+                self._next()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting.append((script, keys, args, future))
-        if self._in_flight is None:
-            self._in_flight = asyncio.get_running_loop().create_task(self._send())
+        if self._in_flight is None and not self._alone:
+            self._next()
         return await future
+
+    def _next(self) -> None:
+        if self._waiting and self._in_flight is None:
+            self._in_flight = asyncio.get_running_loop().create_task(self._send())
 
     async def _execute(self, calls: list[tuple[AsyncScript, list[str], list[int | str], asyncio.Future[Any]]]
                        ) -> list[Any]:
@@ -130,7 +144,7 @@ class ScriptBatch:
     async def _send(self) -> None:
         batch, self._waiting = self._waiting[: self.MAX_BATCH], self._waiting[self.MAX_BATCH:]
         try:
-            if len(batch) == 1:  # alone: a plain call costs less than a pipeline of one
+            if len(batch) == 1:  # a plain call costs less than a pipeline of one
                 script, keys, args, _ = batch[0]
                 results = [await script(keys=keys, args=args)]
             else:
@@ -157,8 +171,7 @@ class ScriptBatch:
                     future.set_result(result)
         finally:
             self._in_flight = None
-            if self._waiting:
-                self._in_flight = asyncio.get_running_loop().create_task(self._send())
+            self._next()
 
 
 def counter_key(claim: Claim) -> str:
