@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from aiohttp import web
 from redis import asyncio as redis
 from sqlalchemy import func, select
 
@@ -89,18 +90,43 @@ async def test_64_concurrent_requests_never_take_spend_past_a_hard_budget(slow: 
     assert budget["resets_at"].endswith("+00:00")
 
 
+@contextlib.asynccontextmanager
+async def webhook_receiver() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """A local HTTP endpoint recording what is POSTed to it."""
+    received: list[dict[str, Any]] = []
+
+    async def record(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", record)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}/hook", received
+    finally:
+        await runner.cleanup()
+
+
 async def test_a_soft_budget_lets_requests_through_and_alerts_once_per_threshold(slow: Running) -> None:
     org = await slow.signup()
-    await set_budgets(slow, org["api_key"], [{"limit_usd": 0.00005, "window": "month", "hard": False}])
-    for i in range(6):
-        response = await slow.client.post("/v1/chat/completions", json=chat(f"soft {i}"),
-                                          headers=bearer(org["api_key"]))
+    async with webhook_receiver() as (url, received):
+        response = await slow.client.put("/governance/policy", headers=bearer(org["api_key"]), json={
+            "budgets": [{"limit_usd": 0.00005, "window": "month", "hard": False}], "alert_webhook_url": url})
         assert response.status_code == 200
-    built = slow.app.state.components
-    await built.pipeline.settled()
-    await built.budgets._alerts.drain()
-    sent = [a.threshold for a in built.budgets._alerts.sent if a.claim.ref.owner == org["org_id"]]
-    assert sorted(sent) == [50, 80, 100]
+        for i in range(6):
+            response = await slow.client.post("/v1/chat/completions", json=chat(f"soft {i}"),
+                                              headers=bearer(org["api_key"]))
+            assert response.status_code == 200
+        built = slow.app.state.components
+        await built.pipeline.settled()
+    assert sorted(a["threshold_percent"] for a in received) == [50, 80, 100]
+    assert {a["scope"] for a in received} == {"org"} and all(a["hard"] is False for a in received)
+    assert received[-1]["spent_usd"] >= received[-1]["limit_usd"]
     [budget] = await budgets_of(slow, org["api_key"])
     assert budget["spent_usd"] > budget["limit_usd"] and budget["hard"] is False
 
