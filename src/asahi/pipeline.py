@@ -135,11 +135,7 @@ class Pipeline:
 
     async def run(self, call: Call) -> Outcome:
         policy = await self.admit(call.key, audit.Context(call.request_id, call.client))
-        if call.key.tokens_per_minute is not None:
-            tokens = estimate_input_tokens(call.request) + (call.request.max_tokens or 0)
-            retry_after = await self._limiter.hit(f"key:{call.key.id}:tpm", call.key.tokens_per_minute, 60, tokens)
-            if retry_after is not None:
-                raise RateLimited("This API key's token rate limit is exceeded.", retry_after)
+        await self._token_rate(call)
         # An explicit model is validated before any cache is read, so a refused model never gets an answer.
         explicit = call.routing.resolve(call.request.model) is RoutingMode.EXPLICIT
         if explicit:
@@ -178,7 +174,7 @@ class Pipeline:
                 return await self._stream(call, plan, hold)
             return await self._complete(call, plan, hold)
         except BaseException:
-            self._release(hold)
+            self.release(hold)
             raise
 
     async def _hold(self, call: Call, policy: OrgPolicy, route: Route) -> Hold | None:
@@ -201,16 +197,11 @@ class Pipeline:
         return await self._budgets.reserve(budget_refs, worst_usd, policy.alert_webhook_url, refused_by)
 
     async def settle(self, hold: Hold | None, cost_usd: float | None) -> None:
-        await self._settle(hold, cost_usd)
-
-    def release(self, hold: Hold | None) -> None:
-        self._release(hold)
-
-    async def _settle(self, hold: Hold | None, cost_usd: float | None) -> None:
+        """Replace the hold with the request's actual cost (None: unknown, the hold stays counted as spent)."""
         if hold is not None and self._budgets is not None:
             await asyncio.shield(self._budgets.settle(hold, cost_usd))
 
-    def _release(self, hold: Hold | None) -> None:
+    def release(self, hold: Hold | None) -> None:
         """A request that died (an error, a cancelled client) gives its hold back; as a task of its own, so a
         cancellation cannot interrupt it."""
         if hold is None or hold.settled or self._budgets is None:
@@ -253,6 +244,15 @@ class Pipeline:
             if retry_after is not None:
                 raise RateLimited("This API key's request rate limit is exceeded.", retry_after)
 
+    async def _token_rate(self, call: Call) -> None:
+        """A key's tokens per minute, counted at admission: the prompt's estimate and `max_tokens`."""
+        if call.key.tokens_per_minute is None:
+            return
+        tokens = estimate_input_tokens(call.request) + (call.request.max_tokens or 0)
+        retry_after = await self._limiter.hit(f"key:{call.key.id}:tpm", call.key.tokens_per_minute, 60, tokens)
+        if retry_after is not None:
+            raise RateLimited("This API key's token rate limit is exceeded.", retry_after)
+
     def _cacheable(self, call: Call) -> bool:
         temperature = call.request.temperature
         return (
@@ -293,7 +293,7 @@ class Pipeline:
             )
         except AsahiError as exc:
             self._failed(call, plan.route, exc, time.perf_counter() - upstream_started)
-            await self._settle(hold, 0.0)
+            await self.settle(hold, 0.0)
             raise
         upstream = time.perf_counter() - upstream_started
         answered_by = _answered_by(plan.route, attempts[-1].model if attempts else plan.route.model.name)
@@ -306,7 +306,7 @@ class Pipeline:
             await self._tier1.put(plan.key, CachedAnswer(cached))
         self._after_tier2(call, plan, cached, complete)
         self.record(call, outcome, result.usage, status=200, upstream_seconds=upstream)
-        await self._settle(hold, outcome.bill.cost.usd)
+        await self.settle(hold, outcome.bill.cost.usd)
         if self._verifier is not None:
             self._verifier.answered(call, plan.route, result)
         return outcome
@@ -320,7 +320,7 @@ class Pipeline:
             )
         except AsahiError as exc:
             self._failed(call, plan.route, exc, time.perf_counter() - upstream_started)
-            await self._settle(hold, 0.0)
+            await self.settle(hold, 0.0)
             raise
         answered_by = _answered_by(plan.route, handle.model)
         outcome = Outcome(
@@ -336,7 +336,7 @@ class Pipeline:
         """A stream the client left before it started is never run, so its `finally` never settles: give its
         hold back when it is dropped instead of leaving it until it expires."""
         if hold is not None:
-            weakref.finalize(events, self._release, hold)
+            weakref.finalize(events, self.release, hold)
 
     async def _relay(
         self,
@@ -379,7 +379,7 @@ class Pipeline:
                     self._verifier.answered(call, plan.route, result)
             self.record(call, outcome, result.usage, status=status,
                          upstream_seconds=time.perf_counter() - upstream_started, error_code=error_code)
-            await self._settle(hold, outcome.bill.cost.usd)
+            await self.settle(hold, outcome.bill.cost.usd)
 
     def _after_tier2(self, call: Call, plan: Plan, result: ChatResult, complete: bool) -> None:
         if self._tier2 is not None and plan.probe is not None:
