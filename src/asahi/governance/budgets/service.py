@@ -85,15 +85,24 @@ class Budgets:
 
     async def _counters(self) -> Counters:
         if self._redis is not None and self._link is not None and self._link.up:
-            if self._touched:
-                await self._redis.forget(list(self._touched.values()))
-                self._touched.clear()
-            self._on_redis = True
-            return self._redis
+            try:
+                if self._touched:
+                    await self._redis.forget(list(self._touched.values()))
+                    self._touched.clear()
+            except Exception as exc:  # noqa: BLE001  # gone again: the database goes on deciding
+                self._redis_failed(exc)
+            else:
+                self._on_redis = True
+                return self._redis
         if self._on_redis:
             self._database.refresh()
             self._on_redis = False
         return self._database
+
+    def _moved(self, counters: Counters, claims: list[Claim]) -> None:
+        """Remember the counters the database path moves while Redis is configured but away."""
+        if counters is self._database and self._redis is not None:
+            self._touched.update((c.key, c) for c in claims)
 
     def _redis_failed(self, exc: Exception) -> None:
         assert self._link is not None
@@ -120,8 +129,7 @@ class Budgets:
             self._redis_failed(exc)  # Redis went away mid-request: the database decides this one
             counters = await self._counters()
             refusal = await self._reserve(counters, claims, reservation, amount, webhook)
-        if counters is self._database:
-            self._touched.update((c.key, c) for c in claims)
+        self._moved(counters, claims)
         if refusal is not None:
             if refused_by is not None:
                 self._audit_refusal(refusal, *refused_by)
@@ -189,8 +197,7 @@ class Budgets:
         now = datetime.now(UTC)
         claims = [Claim.of(r, now) for r in budget_refs]
         counters = await self._counters()
-        if counters is self._database:
-            self._touched.update((c.key, c) for c in claims)
+        self._moved(counters, claims)
         await self.settle(Hold(claims, f"{random.getrandbits(128):032x}", 0, counters, None), usd)
 
     async def levels(self, budget_refs: list[BudgetRef]) -> list[tuple[Claim, Level]]:
