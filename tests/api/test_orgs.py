@@ -54,10 +54,10 @@ async def test_a_suspended_org_is_refused_everywhere_until_resumed(running: Runn
     for path in ("/governance/api-keys", "/analytics/usage"):
         response = await running.client.get(path, headers=bearer(key))
         assert response.status_code == 403 and response.json()["error"]["code"] == "org_suspended"
+    await running.app.state.components.pipeline.settled()  # refusals are audited off the request path
     resumed = await running.client.post(f"/governance/orgs/{org['org_id']}/resume", headers=OPERATOR)
     assert resumed.json()["suspended"] is False
     assert (await running.client.post("/v1/chat/completions", headers=bearer(key), json=chat)).status_code == 200
-    await running.app.state.components.pipeline.settled()
     audit = (await running.client.get("/governance/audit", headers=bearer(key))).json()["data"]
     actions = [r["action"] for r in reversed(audit)]
     assert actions[-3:] == ["org.suspend", "org.suspended_refuse", "org.resume"]
