@@ -144,7 +144,8 @@ async def build(settings: Settings) -> Components:
         hold_seconds = max(_MIN_HOLD_SECONDS, 4 * routing.request_timeout_seconds)
         refusals = RefusalLog(engine)
         credentials = CredentialStore(engine, sealer, database)
-        budgets = Budgets(engine, redis, Alerts(engine, mailer), refusals, hold_seconds=hold_seconds)
+        alerts = Alerts(engine, mailer, private_webhooks=settings.config.notify.private_webhooks)
+        budgets = Budgets(engine, redis, alerts, refusals, hold_seconds=hold_seconds)
         stack.push_async_callback(budgets.aclose)
         verifier = None
         if router.online is not None:

@@ -33,8 +33,9 @@ def chat(content: str, **extra: object) -> dict[str, Any]:
 
 
 def slow_config(directory: Path, latency_ms: float) -> str:
+    """The simulated provider takes `latency_ms`; budget webhooks may reach this machine (the test's receiver)."""
     path = directory / "slow.yaml"
-    path.write_text(yaml.safe_dump({"simulator": {"latency_ms": latency_ms}}))
+    path.write_text(yaml.safe_dump({"simulator": {"latency_ms": latency_ms}, "notify": {"private_webhooks": True}}))
     return str(path)
 
 
@@ -129,6 +130,19 @@ async def test_a_soft_budget_lets_requests_through_and_alerts_once_per_threshold
     assert received[-1]["spent_usd"] >= received[-1]["limit_usd"]
     [budget] = await budgets_of(slow, org["api_key"])
     assert budget["spent_usd"] > budget["limit_usd"] and budget["hard"] is False
+
+
+async def test_a_webhook_into_the_gateways_own_network_is_not_called(running: Running) -> None:
+    org = await running.signup()
+    async with webhook_receiver() as (url, received):
+        await running.client.put("/governance/policy", headers=bearer(org["api_key"]), json={
+            "budgets": [{"limit_usd": 0.00001, "window": "day", "hard": False}], "alert_webhook_url": url})
+        assert (await running.client.post("/v1/chat/completions", json=chat("ssrf"),
+                                          headers=bearer(org["api_key"]))).status_code == 200
+        built = running.app.state.components
+        await built.pipeline.settled()
+        assert sorted(a.threshold for a in built.budgets._alerts.sent) == [50, 80, 100]  # recorded, mailed
+    assert received == []
 
 
 @pytest.mark.parametrize("surface", ["openai", "anthropic", "native"])

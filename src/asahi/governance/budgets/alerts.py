@@ -2,16 +2,21 @@
 
 The database decides "once": a row per (budget, period, threshold) whose insert fails for every instance but the
 first. Delivery is a webhook POST (the org's `alert_webhook_url`) and/or an email to the org's address through
-the configured mailer; neither ever fails or delays a request (they run as background tasks).
+the configured mailer; neither ever fails or delays a request (they run as background tasks). A webhook whose
+host resolves to a private, loopback or link-local address is not called unless the operator allows it
+(`notify.private_webhooks`): an org must not use the gateway to reach into its network.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from sqlalchemy import select
@@ -49,10 +54,26 @@ class Alert:
         }
 
 
+async def public_address(url: str) -> bool:
+    """Whether every address `url`'s host resolves to is public: an org's webhook must not make the gateway
+    reach into its own network (cloud metadata, internal services)."""
+    parsed = urlsplit(url)
+    if parsed.hostname is None:
+        return False
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(parsed.hostname, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return False
+    addresses = {ipaddress.ip_address(info[4][0]) for info in found}
+    return bool(addresses) and all(a.is_global for a in addresses)
+
+
 class Alerts:
-    def __init__(self, engine: AsyncEngine, mailer: Mailer | None) -> None:
+    def __init__(self, engine: AsyncEngine, mailer: Mailer | None, *, private_webhooks: bool = False) -> None:
         self._engine = engine
         self._mailer = mailer
+        self._private_webhooks = private_webhooks
         self._tasks: set[asyncio.Task[None]] = set()
         self.sent: list[Alert] = []  # what this instance sent, newest last (for the health of the feature)
 
@@ -82,7 +103,7 @@ class Alerts:
                 return
             self.sent.append(alert)
             payload = alert.payload()
-            if webhook:
+            if webhook and (self._private_webhooks or await public_address(webhook)):
                 timeout = aiohttp.ClientTimeout(total=_WEBHOOK_TIMEOUT)
                 async with aiohttp.ClientSession(timeout=timeout) as session, session.post(webhook, json=payload):
                     pass
