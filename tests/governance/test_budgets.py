@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -329,3 +330,26 @@ async def test_a_stream_dropped_before_it_started_gives_its_hold_back(running: R
     gc.collect()
     [budget] = await budgets_of(running, org["api_key"])
     assert budget["reserved_usd"] == 0
+
+
+async def test_a_rolling_window_counts_the_days_before_today_from_the_ledger(running: Running) -> None:
+    org = await running.signup()
+    built = running.app.state.components
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    async with built.engine.begin() as connection:
+        for n, (days_ago, usd) in enumerate([(1, 0.004), (2, 0.5)]):  # yesterday is in a 2d window, not the day before
+            await connection.execute(usage_records.insert().values(
+                request_id=f"req_past_{org['org_id'][:8]}_{n}", org_id=org["org_id"], key_id=org["key_id"],
+                surface="openai", cost_usd=usd, status=200, created_at=today - timedelta(days=days_ago, hours=-1)))
+    await set_budgets(running, org["api_key"], [{"limit_usd": 0.00405, "window": "2d"}])
+    [budget] = await budgets_of(running, org["api_key"])
+    assert budget["spent_usd"] == pytest.approx(0.004, abs=1e-9)
+    assert budget["period_start"] == (today - timedelta(days=1)).isoformat()
+    assert budget["resets_at"] == (today + timedelta(days=1)).isoformat()  # when yesterday drops out
+    # 0.00005 left in the window: a request whose worst case is more is refused, a smaller one goes through.
+    refused = await running.client.post("/v1/chat/completions", json=chat("rolling", max_tokens=200),
+                                        headers=bearer(org["api_key"]))
+    assert refused.status_code == 429 and refused.json()["error"]["budget"]["spent_usd"] == pytest.approx(0.004)
+    small = await running.client.post("/v1/chat/completions", json=chat("rolling", max_tokens=20),
+                                      headers=bearer(org["api_key"]))
+    assert small.status_code == 200

@@ -12,19 +12,31 @@ from datetime import datetime
 from typing import Protocol
 
 from asahi.governance.budgets.spec import BudgetRef
-from asahi.governance.budgets.window import Period, period
+from asahi.governance.budgets.window import Period, earlier_days, period
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """One budget in its current period."""
+    """One budget in its current period; a rolling window's earlier days come with it as `earlier_nano`."""
 
     ref: BudgetRef
     period: Period
+    earlier_nano: int = 0  # spent on the rolling window's days before this period (from the ledger)
 
     @classmethod
-    def of(cls, ref: BudgetRef, now: datetime) -> Claim:
-        return cls(ref, current_period(ref.budget.window, now))
+    def of(cls, ref: BudgetRef, now: datetime, earlier_nano: int = 0) -> Claim:
+        return cls(ref, current_period(ref.budget.window, now), earlier_nano)
+
+    @property
+    def window_start(self) -> datetime:
+        """Where the budget's window starts: its period's start, or a rolling window's first day."""
+        earlier = earlier_days(self.ref.budget.window, self.period)
+        return self.period.start if earlier is None else earlier.start
+
+    @property
+    def limit_nano(self) -> int:
+        """What this period's counter may reach: the limit less what the window's earlier days spent."""
+        return self.ref.limit_nano - self.earlier_nano
 
     @property
     def key(self) -> str:

@@ -110,7 +110,7 @@ class DatabaseCounters:
         async def hold(connection: AsyncConnection) -> Refusal | None:
             levels = await self._locked(connection, claims, now)
             for claim, level in zip(claims, levels, strict=True):
-                over = level.spent_nano + level.reserved_nano + amount_nano > claim.ref.limit_nano
+                over = level.spent_nano + level.reserved_nano + amount_nano > claim.limit_nano
                 if claim.ref.budget.hard and over:
                     return Refusal(claim, level)
             expires = now + timedelta(seconds=ttl)

@@ -197,7 +197,7 @@ class RedisCounters:
         now_ms = int(time.time() * 1000)
         args: list[int | str] = [now_ms, reservation, amount_nano, now_ms + int(ttl * 1000)]
         for claim in claims:
-            args += [claim.ref.limit_nano, int(claim.ref.budget.hard), _expire_ms(claim)]
+            args += [claim.limit_nano, int(claim.ref.budget.hard), _expire_ms(claim)]
         for _ in range(_ATTEMPTS):
             answer = await self._batch.call(self._reserve, keys, args)
             state = int(answer[0])

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,14 +21,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from asahi.errors import AsahiError
 from asahi.governance import audit
 from asahi.governance.budgets.alerts import Alerts
-from asahi.governance.budgets.counters import Claim, Counters, Level, Refusal
+from asahi.governance.budgets.counters import Claim, Counters, Level, Refusal, current_period
 from asahi.governance.budgets.db_counters import DatabaseCounters
+from asahi.governance.budgets.ledger_spent import spent_between
 from asahi.governance.budgets.redis_counters import RedisCounters
 from asahi.governance.budgets.spec import Budget, BudgetRef, to_nano, to_usd
+from asahi.governance.budgets.window import Period, earlier_days
 from asahi.governance.refusals import RefusalLog
 from asahi.redis_client import RedisLink
 
 log = logging.getLogger(__name__)
+_LEDGER_SETTLING = timedelta(minutes=1)  # ledger rows reach the database within about 250 ms; a minute is ample
+_MAX_REMEMBERED = 100_000
 
 
 class BudgetExceeded(AsahiError):
@@ -38,7 +42,7 @@ class BudgetExceeded(AsahiError):
         retry_after = max(1, round((claim.period.end - datetime.now(UTC)).total_seconds()))
         described = {
             "scope": claim.ref.scope, "id": claim.ref.owner, "window": budget.window,
-            "limit_usd": budget.limit_usd, "spent_usd": to_usd(level.spent_nano),
+            "limit_usd": budget.limit_usd, "spent_usd": to_usd(claim.earlier_nano + level.spent_nano),
             "reserved_usd": to_usd(level.reserved_nano), "resets_at": claim.period.end.isoformat(),
         }
         owner = "this org" if claim.ref.scope == "org" else "this API key"
@@ -74,7 +78,9 @@ class Budgets:
     def __init__(self, engine: AsyncEngine, link: RedisLink | None, alerts: Alerts, refusals: RefusalLog, *,
                  hold_seconds: float) -> None:
         self._link = link
+        self._engine = engine
         self._refusals = refusals
+        self._earlier_spent: dict[tuple[str, datetime], int] = {}  # (budget, today) -> its earlier days' spend
         self._database = DatabaseCounters(engine)
         self._redis = RedisCounters(link.client, engine) if link is not None and link.client is not None else None
         self._alerts = alerts
@@ -99,6 +105,30 @@ class Budgets:
             self._on_redis = False
         return self._database
 
+    async def _claims(self, budget_refs: list[BudgetRef]) -> list[Claim]:
+        now = datetime.now(UTC)
+        claims = []
+        for ref in budget_refs:
+            counted = current_period(ref.budget.window, now)
+            earlier = earlier_days(ref.budget.window, counted)
+            claims.append(Claim(ref, counted, 0 if earlier is None else await self._earlier(ref, earlier, now)))
+        return claims
+
+    async def _earlier(self, ref: BudgetRef, earlier: Period, now: datetime) -> int:
+        """What a rolling window's days before today spent, from the ledger: read once a day and budget (those
+        days are over), except in the first minute after midnight, while their last rows may still be draining."""
+        key = (ref.id, earlier.end)
+        found = self._earlier_spent.get(key)
+        if found is not None:
+            return found
+        async with self._engine.connect() as connection:
+            spent = await spent_between(connection, ref, earlier)
+        if now - earlier.end > _LEDGER_SETTLING:
+            if len(self._earlier_spent) >= _MAX_REMEMBERED:
+                self._earlier_spent = {k: v for k, v in self._earlier_spent.items() if k[1] >= earlier.end}
+            self._earlier_spent[key] = spent
+        return spent
+
     def _moved(self, counters: Counters, claims: list[Claim]) -> None:
         """Remember the counters the database path moves while Redis is configured but away."""
         if counters is self._database and self._redis is not None:
@@ -114,8 +144,7 @@ class Budgets:
         `refused_by`'s, an actor and its request); None when there is no budget."""
         if not budget_refs:
             return None
-        now = datetime.now(UTC)
-        claims = [Claim.of(r, now) for r in budget_refs]
+        claims = await self._claims(budget_refs)
         amount = max(1, to_nano(amount_usd))
         reservation = f"{random.getrandbits(128):032x}"  # unique, as request ids are (without a system call)
         counters = await self._counters()
@@ -188,21 +217,20 @@ class Budgets:
             return
         for claim, spent in zip(hold.claims, after, strict=True):
             if spent is not None and actual > 0:
-                self._alerts.spent(claim, spent - actual, spent, hold.webhook)
+                total = claim.earlier_nano + spent
+                self._alerts.spent(claim, total - actual, total, hold.webhook)
 
     async def charge(self, budget_refs: list[BudgetRef], usd: float) -> None:
         """Count spend that had no hold (a verification call Asahi made for a request): settled as is."""
         if not budget_refs or usd <= 0:
             return
-        now = datetime.now(UTC)
-        claims = [Claim.of(r, now) for r in budget_refs]
+        claims = await self._claims(budget_refs)
         counters = await self._counters()
         self._moved(counters, claims)
         await self.settle(Hold(claims, f"{random.getrandbits(128):032x}", 0, counters, None), usd)
 
     async def levels(self, budget_refs: list[BudgetRef]) -> list[tuple[Claim, Level]]:
-        now = datetime.now(UTC)
-        claims = [Claim.of(r, now) for r in budget_refs]
+        claims = await self._claims(budget_refs)
         counters = await self._counters()
         try:
             levels = await counters.levels(claims)
@@ -229,6 +257,6 @@ def describe(claim: Claim, level: Level) -> dict[str, Any]:
     budget = claim.ref.budget
     return {
         "scope": claim.ref.scope, "id": claim.ref.owner, "window": budget.window, "limit_usd": budget.limit_usd,
-        "spent_usd": to_usd(level.spent_nano), "reserved_usd": to_usd(level.reserved_nano), "hard": budget.hard,
-        "period_start": claim.period.start.isoformat(), "resets_at": claim.period.end.isoformat(),
+        "spent_usd": to_usd(claim.earlier_nano + level.spent_nano), "reserved_usd": to_usd(level.reserved_nano),
+        "hard": budget.hard, "period_start": claim.window_start.isoformat(), "resets_at": claim.period.end.isoformat(),
     }
