@@ -14,7 +14,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -26,6 +26,14 @@ from asahi.store.tables import budget_counters, budget_reservations
 
 def _counter(claim: Claim) -> ColumnElement[bool]:
     return and_(budget_counters.c.budget_id == claim.ref.id, budget_counters.c.period_start == claim.period.start)
+
+
+_SWEEP_EVERY = 256  # holds, between sweeps of expired ones
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _hold_id(reservation: str, claim: Claim) -> str:
@@ -44,33 +52,29 @@ class DatabaseCounters:
         self._fresh: set[str] = set()  # counters read from the ledger since the last `refresh`
         # SQLite takes one writer at a time anyway; queueing them here spares its busy-wait.
         self._writer = asyncio.Lock() if self._sqlite else None
+        self._reserves = 0
 
     def refresh(self) -> None:
         self._fresh.clear()
 
     async def _ensure(self, connection: AsyncConnection, claims: list[Claim], now: datetime) -> list[str]:
-        """Make sure each counter exists; the first use since the last refresh re-reads it from the ledger (one
-        request per instance does, marked before it commits so concurrent ones do not read it again). Returns the
-        keys it marked, to unmark should the transaction fail."""
-        insert = sqlite_insert if self._sqlite else pg_insert
+        """The first use of a counter since the last refresh re-reads it from the ledger (one request per
+        instance does, marked before it commits so concurrent ones do not read it again). Returns the keys it
+        marked, to unmark should the transaction fail. A counter that does not exist yet is made by `_locked`."""
         marked = []
         for claim in claims:
             if claim.key not in self._fresh:
                 self._fresh.add(claim.key)
                 marked.append(claim.key)
                 spent = await spent_nano(connection, claim)
-                statement = insert(budget_counters).values(
+                statement = self._insert().values(
                     budget_id=claim.ref.id, period_start=claim.period.start, spent_nano=spent, updated_at=now)
                 await connection.execute(statement.on_conflict_do_update(
                     index_elements=["budget_id", "period_start"], set_={"spent_nano": spent, "updated_at": now}))
-                continue
-            exists = (await connection.execute(select(budget_counters.c.budget_id).where(_counter(claim)))).first()
-            if exists is None:
-                spent = await spent_nano(connection, claim)
-                await connection.execute(insert(budget_counters).values(
-                    budget_id=claim.ref.id, period_start=claim.period.start, spent_nano=spent, updated_at=now,
-                ).on_conflict_do_nothing(index_elements=["budget_id", "period_start"]))
         return marked
+
+    def _insert(self) -> Any:
+        return (sqlite_insert if self._sqlite else pg_insert)(budget_counters)
 
     async def _transaction(self, claims: list[Claim], now: datetime, work: Any) -> Any:
         marked: list[str] = []
@@ -82,19 +86,32 @@ class DatabaseCounters:
             self._fresh.difference_update(marked)
             raise
 
+    async def _lock(self, connection: AsyncConnection, claim: Claim, now: datetime) -> int:
+        """Write the counter (taking its lock) and read its spend in one statement; made from the ledger first
+        when it does not exist yet."""
+        touch = update(budget_counters).where(_counter(claim)).values(updated_at=now).returning(
+            budget_counters.c.spent_nano)
+        spent = (await connection.execute(touch)).scalar()
+        if spent is None:
+            await connection.execute(self._insert().values(
+                budget_id=claim.ref.id, period_start=claim.period.start, spent_nano=await spent_nano(connection, claim),
+                updated_at=now).on_conflict_do_nothing(index_elements=["budget_id", "period_start"]))
+            spent = (await connection.execute(touch)).scalar_one()
+        return int(spent)
+
     async def _locked(self, connection: AsyncConnection, claims: list[Claim], now: datetime) -> list[Level]:
-        """Lock each counter (by writing it), drop dead reservations, and read what stands."""
-        levels = []
-        for claim in claims:
-            await connection.execute(update(budget_counters).where(_counter(claim)).values(updated_at=now))
+        """Lock each counter and read what stands: its spend, and the holds not yet expired (one query for all)."""
+        spent = [await self._lock(connection, claim, now) for claim in claims]
+        self._reserves += 1
+        if self._reserves % _SWEEP_EVERY == 0:  # holds of killed processes: they stopped counting, now they go
             await connection.execute(delete(budget_reservations).where(
-                _held(claim), budget_reservations.c.expires_at <= now))
-            spent = (await connection.execute(select(budget_counters.c.spent_nano).where(_counter(claim))
-                                              )).scalar_one()
-            reserved = (await connection.execute(select(func.coalesce(func.sum(budget_reservations.c.amount_nano), 0))
-                                                 .where(_held(claim)))).scalar_one()
-            levels.append(Level(int(spent), int(reserved)))
-        return levels
+                or_(*[_held(c) for c in claims]), budget_reservations.c.expires_at <= now))
+        held = {(row[0], _utc(row[1])): int(row[2]) for row in (await connection.execute(
+            select(budget_reservations.c.budget_id, budget_reservations.c.period_start,
+                   func.sum(budget_reservations.c.amount_nano))
+            .where(or_(*[_held(c) for c in claims]), budget_reservations.c.expires_at > now)
+            .group_by(budget_reservations.c.budget_id, budget_reservations.c.period_start))).all()}
+        return [Level(s, held.get((c.ref.id, c.period.start), 0)) for c, s in zip(claims, spent, strict=True)]
 
     async def reserve(self, claims: list[Claim], reservation: str, amount_nano: int, ttl: float
                       ) -> Refusal | None:
@@ -136,28 +153,18 @@ class DatabaseCounters:
             await connection.execute(delete(budget_reservations).where(
                 budget_reservations.c.id.in_([_hold_id(reservation, c) for c in claims])))
             for claim in claims:
-                result = await connection.execute(update(budget_counters).where(_counter(claim)).values(
-                    spent_nano=budget_counters.c.spent_nano + actual_nano, updated_at=now))
-                if result.rowcount == 0:
-                    spent.append(None)
-                    continue
-                spent.append(int((await connection.execute(
-                    select(budget_counters.c.spent_nano).where(_counter(claim)))).scalar_one()))
+                after = (await connection.execute(update(budget_counters).where(_counter(claim)).values(
+                    spent_nano=budget_counters.c.spent_nano + actual_nano, updated_at=now,
+                ).returning(budget_counters.c.spent_nano))).scalar()
+                spent.append(None if after is None else int(after))
         return spent
 
     async def levels(self, claims: list[Claim]) -> list[Level]:
         now = datetime.now(UTC)
 
         async def read(connection: AsyncConnection) -> list[Level]:
-            levels = []
-            for claim in claims:
-                spent = (await connection.execute(select(budget_counters.c.spent_nano).where(_counter(claim))
-                                                  )).scalar_one()
-                reserved = (await connection.execute(
-                    select(func.coalesce(func.sum(budget_reservations.c.amount_nano), 0)).where(
-                        _held(claim), budget_reservations.c.expires_at > now))).scalar_one()
-                levels.append(Level(int(spent), int(reserved)))
-            return levels
+            return await self._locked(connection, claims, now)
 
-        levels: list[Level] = await self._transaction(claims, now, read)
-        return levels
+        levels: list[Level] = await self._transaction(sorted(claims, key=lambda c: c.key), now, read)
+        by_key = {c.key: level for c, level in zip(sorted(claims, key=lambda c: c.key), levels, strict=True)}
+        return [by_key[c.key] for c in claims]
