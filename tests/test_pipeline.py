@@ -27,7 +27,7 @@ from asahi.domain import (
 )
 from asahi.errors import AsahiError, ProviderError, RateLimited
 from asahi.governance.keys import KeyRecord
-from asahi.governance.policy import OrgPolicy
+from asahi.governance.policy import OrgPolicy, OrgState
 from asahi.governance.ratelimit import RateLimiter
 from asahi.ledger.rows import UsageRow
 from asahi.observability.metrics import Metrics
@@ -82,6 +82,9 @@ class Policies:
 
     async def get(self, org_id: str) -> OrgPolicy:
         return self.policy
+
+    async def state(self, org_id: str) -> OrgState:
+        return OrgState(self.policy)
 
 
 class Ledger:

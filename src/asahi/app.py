@@ -19,6 +19,8 @@ from asahi.api import (
     analytics,
     anthropic_count_tokens,
     anthropic_messages,
+    audit,
+    budgets,
     dashboard,
     errors,
     feedback,
@@ -30,7 +32,9 @@ from asahi.api import (
     openai_completions,
     openai_embeddings,
     openai_responses,
+    orgs,
     policy,
+    providers,
     signup,
     unknown_routes,
 )
@@ -110,7 +114,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
     app.add_exception_handler(StarletteHTTPException, unknown_routes.handle_http_error)
     app.add_exception_handler(Exception, _unexpected)
     for router in (
-        health.router, signup.router, keys.router, policy.router, analytics.router, feedback.router, metrics.router,
+        health.router, signup.router, keys.router, policy.router, budgets.router, audit.router, analytics.router,
+        feedback.router, metrics.router, orgs.router, providers.router,
     ):
         app.include_router(router)
     app.router.routes[:0] = [Route(path, endpoint, methods=[method]) for (method, path), endpoint in

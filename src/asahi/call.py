@@ -43,6 +43,7 @@ class Call:
     cache: CacheDirective = field(default_factory=CacheDirective)
     routing: RoutingHints = field(default_factory=RoutingHints)
     large: bool = False  # a body large enough that hashing it runs in a worker thread, off the event loop
+    client: str | None = None  # the caller's address, for the audit log
     started: float = field(default_factory=time.perf_counter)
 
     @property

@@ -66,16 +66,16 @@ class Cascade:
             and judged.assessment.family == WORD_PROBLEM and not call.request.tools and call.request.n == 1
         )
 
-    async def answer(self, call: Call, route: Route, prepare: Prepare) -> Cascaded:
+    async def answer(self, call: Call, route: Route, prepare: Prepare, account: Account) -> Cascaded:
         judged = route.judged
         assert judged is not None  # `applies` said so
         request = replace(call.request, stream=False, include_usage=False)
         started = time.perf_counter()
         try:
-            cheap, _ = await self._complete([judged.cheap], request, prepare, call)
+            cheap, _ = await self._complete([judged.cheap], request, prepare, account)
         except AsahiError as exc:  # the strong model answers as it would have without the cascade
             log.info("cascade: the cheap call failed (%s); escalating", exc.code)
-            return await self._escalate(call, route, request, prepare, None, 1)
+            return await self._escalate(route, request, prepare, account, None, 1)
         text = cheap.choices[0].message.text if cheap.choices else ""
         score = self._check.wrong_probability(request.last_user_text(), text)
         online = self._verification.online
@@ -85,17 +85,17 @@ class Cascade:
                 self._verification.spawn(self._label_kept(call, route.model, judged, request, text, score))
             return Cascaded(cheap, judged.cheap, 1,
                             f"cascade: {judged.cheap.name} answered and its check passed (P(wrong) {score:.2f})")
-        self._verification.book(call, judged.cheap, cheap, time.perf_counter() - started)
-        return await self._escalate(call, route, request, prepare, (text, score), 2,
+        await self._verification.book(call, judged.cheap, cheap, time.perf_counter() - started)
+        return await self._escalate(route, request, prepare, account, (text, score), 2,
                                     f" (P(wrong) {score:.2f} of {judged.cheap.name}'s answer)")
 
     async def _escalate(
-        self, call: Call, route: Route, request: ChatRequest, prepare: Prepare, cheap: tuple[str, float] | None,
-        attempts: int, why: str = "",
+        self, route: Route, request: ChatRequest, prepare: Prepare, account: Account,
+        cheap: tuple[str, float] | None, attempts: int, why: str = "",
     ) -> Cascaded:
         judged = route.judged
         assert judged is not None
-        strong, answered_by = await self._complete([route.model, *route.fallbacks], request, prepare, call)
+        strong, answered_by = await self._complete([route.model, *route.fallbacks], request, prepare, account)
         if cheap is not None:
             self._label(judged, cheap[0], strong, cheap[1])
         return Cascaded(strong, answered_by, attempts, f"cascade: escalated to {route.model.name}{why}")
@@ -117,12 +117,12 @@ class Cascade:
             self._verification.record_cascade(judged.org_id, judged.assessment.family, score, loss)
 
     async def _complete(
-        self, models: list[ModelInfo], request: ChatRequest, prepare: Prepare, call: Call
+        self, models: list[ModelInfo], request: ChatRequest, prepare: Prepare, account: Account
     ) -> tuple[ChatResult, ModelInfo]:
         """The answer of the first model of `models` whose provider answers, and that model."""
         result, attempts = await self._resilience.complete(
             [(self._providers[m.provider], m.name) for m in models], request,
-            self._resilience.deadline_in(self._timeout), prepare, Account(call.org_id),
+            self._resilience.deadline_in(self._timeout), prepare, account,
         )
         name = attempts[-1].model if attempts else models[0].name
         return result, next((m for m in models if m.name == name), models[0])

@@ -11,7 +11,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from asahi.errors import AsahiError
-from asahi.governance import accounts, keys
+from asahi.governance import accounts, audit, keys
+from asahi.governance.rotation import reseal, sealer_for
 from asahi.observability.logging import configure as configure_logging
 from asahi.settings import Settings, SettingsError, load_settings
 from asahi.store import db
@@ -60,8 +61,27 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> None:
         elif args.keys_command == "revoke":
             record = await accounts.revoke_key(engine, args.org_id, args.key_id, actor="cli")
             print(f"revoked {record.id}")
+        elif args.keys_command == "rotate-encryption":
+            sealer = sealer_for(settings)
+            count = await reseal(engine, sealer)
+            print(f"re-sealed {count} value(s) with encryption key {sealer.key_id}")
     finally:
         await engine.dispose()
+
+
+async def _audit_verify(settings: Settings) -> bool:
+    """Check every chain of the audit log; print the first broken link, if any."""
+    engine = db.create_engine(db.database_url(settings))
+    try:
+        await migrate(engine)
+        broken = await audit.verify(engine)
+    finally:
+        await engine.dispose()
+    if broken is None:
+        print("audit log intact: every chain verifies")
+        return True
+    print(f"audit log broken at row {broken.id} (org {broken.org_id or '-'}): {broken.reason}")
+    return False
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,6 +109,10 @@ def _parser() -> argparse.ArgumentParser:
     revoke = key_cmd.add_parser("revoke")
     revoke.add_argument("--org-id", required=True)
     revoke.add_argument("key_id")
+    key_cmd.add_parser("rotate-encryption", help="re-seal every sealed value with ASAHI_ENCRYPTION_KEY (the old key "
+                                                 "in ASAHI_PREVIOUS_ENCRYPTION_KEY)")
+    audit_cmd = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_command", required=True)
+    audit_cmd.add_parser("verify", help="check the hash chain; report the first broken link (exit status 1)")
     router_cmd = sub.add_parser("router", help="the learned router").add_subparsers(dest="router_command",
                                                                                  required=True)
     train = router_cmd.add_parser("train", help="retrain the shipped routing model on labelled data")
@@ -116,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             print("database is at the latest schema")
         elif args.command == "keys":
             asyncio.run(_keys(settings, args))
+        elif args.command == "audit":
+            return 0 if asyncio.run(_audit_verify(settings)) else 1
         elif args.command == "router":
             from asahi.routing.learned import MODEL_PATH
             from asahi.routing.training.datasets import load_answers

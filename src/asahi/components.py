@@ -25,9 +25,14 @@ from asahi.cascade import Cascade
 from asahi.embeddings.check import EmbedderCheck, check_embedder
 from asahi.embeddings.factory import Tier2Embedding, build_embedding, shared_minilm
 from asahi.governance.auth import Authenticator
-from asahi.governance.crypto import Sealer, embedded_key
+from asahi.governance.budgets.alerts import Alerts
+from asahi.governance.budgets.service import Budgets
+from asahi.governance.credentials import CredentialStore
+from asahi.governance.crypto import Sealer
 from asahi.governance.policy import PolicyStore
 from asahi.governance.ratelimit import RateLimiter
+from asahi.governance.refusals import RefusalLog
+from asahi.governance.rotation import sealer_for
 from asahi.ledger.recorder import LedgerWriter, SpoolSettings
 from asahi.notify import build_mailer
 from asahi.notify.base import Mailer
@@ -47,13 +52,14 @@ from asahi.settings import Settings
 from asahi.store import db
 from asahi.store.availability import DatabaseState
 from asahi.store.migrate import migrate
-from asahi.verification import RoutingVerifier
+from asahi.verification import RoutingVerifier, Spending
 
 log = logging.getLogger(__name__)
 
 # Used when neither the org nor the config names one: the first whose provider is configured.
 DEFAULT_PREFERENCE = ("gpt-4o-mini", "claude-haiku-4-5", "asahi-sim-gpt-4o-mini")
 BASELINE_PREFERENCE = ("gpt-4o", "claude-sonnet-4-5", "asahi-sim-gpt-4o")
+_MIN_HOLD_SECONDS = 900.0
 
 
 @dataclass(slots=True)
@@ -71,6 +77,8 @@ class Components:
     providers: dict[str, Provider]
     router: Router
     policies: PolicyStore
+    budgets: Budgets
+    credentials: CredentialStore
     tier1: Tier1
     tier2: Tier2 | None
     verifier: RoutingVerifier | None
@@ -120,7 +128,7 @@ async def build(settings: Settings) -> Components:
         tier2, embedder_check = await _tier2(settings, engine, redis, metrics)
         if tier2 is not None:
             stack.push_async_callback(tier2.aclose)
-        sealer = Sealer(settings.encryption_key or embedded_key(settings.data_dir))
+        sealer = sealer_for(settings)
         limiter = RateLimiter(redis)
         await limiter.start()
         stack.push_async_callback(limiter.aclose)
@@ -133,11 +141,20 @@ async def build(settings: Settings) -> Components:
             breaker_threshold=routing.circuit_breaker.failures,
             breaker_cooldown=routing.circuit_breaker.cooldown_seconds,
         )
+        mailer = build_mailer(settings)
+        # A hold outlives the longest request it can cover (a stream's idle timeout restarts with each event).
+        hold_seconds = max(_MIN_HOLD_SECONDS, 4 * routing.request_timeout_seconds)
+        refusals = RefusalLog(engine)
+        credentials = CredentialStore(engine, sealer, database)
+        alerts = Alerts(engine, mailer, private_webhooks=settings.config.notify.private_webhooks)
+        budgets = Budgets(engine, redis, alerts, refusals, hold_seconds=hold_seconds)
+        stack.push_async_callback(budgets.aclose)
         verifier, cascade = None, None
         if router.online is not None:
             judge = router.catalog.get(routing.online.judge_model or router.default_model or "")
             verifier = RoutingVerifier(router.online, providers, resilience, ledger, engine, judge,
-                                       timeout=routing.request_timeout_seconds)
+                                       timeout=routing.request_timeout_seconds,
+                                       spending=Spending(credentials, policies, budgets))
             await verifier.start()
             stack.push_async_callback(verifier.aclose)
             cascade = Cascade(verifier, Verifier.load(), providers, resilience,
@@ -152,7 +169,9 @@ async def build(settings: Settings) -> Components:
             ledger=ledger, metrics=metrics, resilience=resilience, verifier=verifier,
             router_embedder=shared_minilm(),  # loads on the first routed request, not at start-up
             cascade=cascade,
+            budgets=budgets, refusals=refusals, credentials=credentials,
         )
+        stack.push_async_callback(pipeline.settled)
         paths = build_paths(settings, engine, pipeline, tier1, router, providers)
         stack.push_async_callback(paths.aclose)
     except BaseException:
@@ -161,8 +180,9 @@ async def build(settings: Settings) -> Components:
     return Components(
         settings=settings, engine=engine, database_backend=db.backend_name(url), database=database, redis=redis,
         auth=auth,
-        limiter=limiter, sealer=sealer, mailer=build_mailer(settings), metrics=metrics, providers=providers,
-        router=router, policies=policies, tier1=tier1, tier2=tier2, verifier=verifier, ledger=ledger,
+        limiter=limiter, sealer=sealer, mailer=mailer, metrics=metrics, providers=providers,
+        router=router, policies=policies, budgets=budgets, credentials=credentials,
+        tier1=tier1, tier2=tier2, verifier=verifier, ledger=ledger,
         pipeline=pipeline, paths=paths, started_at=time.time(), _closing=stack, embedder_check=embedder_check,
     )
 

@@ -110,6 +110,7 @@ class LedgerConfig(Section):
 
 class NotifyConfig(Section):
     smtp_port: Annotated[int, Field(gt=0, lt=65536)]
+    private_webhooks: bool = False
 
 
 class SimulatorConfig(Section):

@@ -1,7 +1,8 @@
 """The request path, the same for every surface:
 
-    policy (allowed model, rate limit) -> tier 1 -> tier 2 (embed once) -> route -> provider (or the cascade)
-      -> store in the tiers -> record the ledger row (batched, off the hot path) -> outcome (+ x-asahi-* headers)
+    policy (the key's and the org's: allowed models, rate limits) -> tier 1 -> tier 2 (embed once) -> route
+      -> budget hold (worst case) -> provider (or the cascade) -> store in the tiers -> record the ledger row
+      (batched, off the hot path) and settle the hold to the actual cost -> outcome (+ x-asahi-* headers)
 
 Surfaces parse their wire format into a `Call` and render the `Outcome`; no surface has its own copy of a step.
 A step whose backend is off or failing (no Redis, a cache error) is skipped, never an error.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar, cast
@@ -26,11 +28,17 @@ from asahi.cascade import Cascade
 from asahi.domain import ChatRequest, ChatResult, StreamEvent, Usage
 from asahi.embeddings.base import Embedder, EmbeddingError
 from asahi.errors import AsahiError, RateLimited
-from asahi.governance.policy import OrgPolicy, PolicyStore
+from asahi.governance import audit
+from asahi.governance.budgets.service import Budgets, Hold, refs
+from asahi.governance.credentials import CredentialStore
+from asahi.governance.keys import KeyRecord
+from asahi.governance.policy import OrgPolicy, OrgSuspended, PolicyStore, narrowed
 from asahi.governance.ratelimit import RateLimiter
+from asahi.governance.refusals import RefusalLog
 from asahi.ledger import bill
 from asahi.ledger.recorder import LedgerWriter
 from asahi.ledger.rows import row_for
+from asahi.ledger.worst_case import worst_case_usd
 from asahi.observability.metrics import Metrics
 from asahi.providers.base import Account, Provider
 from asahi.providers.resilience import BreakerState, Prepare, Resilience
@@ -42,6 +50,7 @@ from asahi.streaming import StreamAccumulator, events_from_result, finished_clea
 from asahi.verification import RoutingVerifier
 
 T = TypeVar("T")
+SUSPENDED_AUDIT_SECONDS = 60.0  # a suspended org's refusals: one audit row per key and minute
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +63,7 @@ class Plan:
     cacheable: bool
     probe: Probe | None
     tier3: PrefixCaching
+    account: Account  # the org's own provider credentials where it stored some, else the operator's
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +90,9 @@ class Pipeline:
         verifier: RoutingVerifier | None = None,
         router_embedder: Embedder | None = None,
         cascade: Cascade | None = None,
+        budgets: Budgets | None = None,
+        refusals: RefusalLog | None = None,
+        credentials: CredentialStore | None = None,
     ) -> None:
         self._router = router
         self._providers = providers
@@ -94,21 +107,38 @@ class Pipeline:
         self._verifier = verifier
         self._router_embedder = router_embedder
         self._cascade = cascade
+        self._budgets = budgets
+        self._refusals = refusals
+        self._credentials = credentials
+        self._releasing: set[asyncio.Task[None]] = set()
 
-    async def admit(self, org_id: str) -> OrgPolicy:
+    async def admit(self, key: KeyRecord, context: audit.Context | None = None) -> OrgPolicy:
         """What every request of every endpoint passes before anything is read or sent: the ledger can record it,
-        the org's policy, and the org's rate limit. Returns the policy."""
+        the org's policy narrowed by the key's own limits, and both rate limits. Returns that policy."""
         if not self._ledger.accepting:
             # The spool is at its bound (a long database outage): an answer that could not be recorded would
             # break the ledger's promise, so none is given.
             raise AsahiError(503, "ledger_unavailable", "Asahi cannot record usage right now; retry shortly.",
                              headers={"retry-after": "5"})
-        policy = await self._policies.get(org_id)
-        await self._rate_limit(org_id, policy)
-        return policy
+        org = await self._policies.state(key.org_id)
+        if org.suspended:
+            if self._refusals is not None:
+                self._refusals.refused(key.org_id, f"key:{key.id}", "org.suspended_refuse", context or audit.Context(),
+                                       target=key.org_id, once_per=SUSPENDED_AUDIT_SECONDS)
+            raise OrgSuspended()
+        org_policy = org.policy
+        await self._rate_limit(key, org_policy)
+        return narrowed(org_policy, key)
+
+    async def account(self, org_id: str) -> Account:
+        """Whose provider accounts the org's calls go out on: its own keys (BYOK) where it stored some."""
+        if self._credentials is None:
+            return Account(org_id)
+        return Account(org_id, credentials=await self._credentials.for_org(org_id))
 
     async def run(self, call: Call) -> Outcome:
-        policy = await self.admit(call.org_id)
+        policy = await self.admit(call.key, audit.Context(call.request_id, call.client))
+        await self._token_rate(call)
         # An explicit model is validated before any cache is read, so a refused model never gets an answer.
         explicit = call.routing.resolve(call.request.model) is RoutingMode.EXPLICIT
         if explicit:
@@ -140,12 +170,57 @@ class Pipeline:
             route = await _off_loop(call.large, self._router.route, call.request, policy, call.routing, embedding,
                                     call.org_id)
         plan = Plan(route, baseline, key if cacheable and call.cache.write else None, cacheable, probe,
-                    PrefixCaching(call.org_id, self._config.prompt_caching))
-        if self._cascade is not None and self._cascade.applies(call, route, policy.cascade):
-            return await self._cascaded(call, plan, self._cascade)
-        if call.request.stream:
-            return await self._stream(call, plan)
-        return await self._complete(call, plan)
+                    PrefixCaching(call.org_id, self._config.prompt_caching), await self.account(call.org_id))
+        hold = await self._hold(call, policy, route)
+        try:
+            if self._cascade is not None and self._cascade.applies(call, route, policy.cascade):
+                return await self._cascaded(call, plan, self._cascade, hold)
+            if call.request.stream:
+                return await self._stream(call, plan, hold)
+            return await self._complete(call, plan, hold)
+        except BaseException:
+            self.release(hold)
+            raise
+
+    async def _hold(self, call: Call, policy: OrgPolicy, route: Route) -> Hold | None:
+        """Reserve the request's worst case against every budget of its org and key, before any provider call;
+        `BudgetExceeded` (429) when a hard one would go past its limit."""
+        if self._budgets is None or not (policy.budgets or call.key.budgets):
+            return None
+        worst = await _off_loop(call.large, worst_case_usd, call.request, [route.model, *route.fallbacks])
+        return await self.hold(call, policy, worst)
+
+    async def hold(self, call: Call, policy: OrgPolicy, worst_usd: float) -> Hold | None:
+        """The budget step on its own, for the endpoints beside chat (embeddings, legacy completions): hold
+        `worst_usd`; settle it with `settle`, or give it back with `release` if the request dies."""
+        if self._budgets is None:
+            return None
+        budget_refs = refs(call.org_id, policy.budgets, call.key.id, list(call.key.budgets))
+        if not budget_refs:
+            return None
+        refused_by = (f"key:{call.key.id}", audit.Context(call.request_id, call.client))
+        return await self._budgets.reserve(budget_refs, worst_usd, policy.alert_webhook_url, refused_by)
+
+    async def settle(self, hold: Hold | None, cost_usd: float | None) -> None:
+        """Replace the hold with the request's actual cost (None: unknown, the hold stays counted as spent)."""
+        if hold is not None and self._budgets is not None:
+            await asyncio.shield(self._budgets.settle(hold, cost_usd))
+
+    def release(self, hold: Hold | None) -> None:
+        """A request that died (an error, a cancelled client) gives its hold back; as a task of its own, so a
+        cancellation cannot interrupt it."""
+        if hold is None or hold.settled or self._budgets is None:
+            return
+        task = asyncio.create_task(self._budgets.settle(hold, 0.0))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    async def settled(self) -> None:
+        """Wait for releases in flight (tests, shutdown)."""
+        while self._releasing:
+            await asyncio.gather(*self._releasing, return_exceptions=True)
+        if self._budgets is not None:
+            await self._budgets.drain()
 
     async def _router_vector(self, call: Call, probe: Probe | None) -> Vector | None:
         """The prompt as the learned router reads it (MiniLM): tier 2's confirmation vector when it ran one, else
@@ -164,12 +239,24 @@ class Pipeline:
     def open_breakers(self) -> list[tuple[str, str, BreakerState]]:
         return self._resilience.open_breakers()
 
-    async def _rate_limit(self, org_id: str, policy: OrgPolicy) -> None:
-        if policy.requests_per_minute is None:
+    async def _rate_limit(self, key: KeyRecord, policy: OrgPolicy) -> None:
+        if policy.requests_per_minute is not None:
+            retry_after = await self._limiter.hit(f"org:{key.org_id}:rpm", policy.requests_per_minute, 60)
+            if retry_after is not None:
+                raise RateLimited("This org's request rate limit is exceeded.", retry_after)
+        if key.requests_per_minute is not None:
+            retry_after = await self._limiter.hit(f"key:{key.id}:rpm", key.requests_per_minute, 60)
+            if retry_after is not None:
+                raise RateLimited("This API key's request rate limit is exceeded.", retry_after)
+
+    async def _token_rate(self, call: Call) -> None:
+        """A key's tokens per minute, counted at admission: the prompt's estimate and `max_tokens`."""
+        if call.key.tokens_per_minute is None:
             return
-        retry_after = await self._limiter.hit(f"org:{org_id}:rpm", policy.requests_per_minute, 60)
+        tokens = estimate_input_tokens(call.request) + (call.request.max_tokens or 0)
+        retry_after = await self._limiter.hit(f"key:{call.key.id}:tpm", call.key.tokens_per_minute, 60, tokens)
         if retry_after is not None:
-            raise RateLimited("This org's request rate limit is exceeded.", retry_after)
+            raise RateLimited("This API key's token rate limit is exceeded.", retry_after)
 
     def _cacheable(self, call: Call) -> bool:
         temperature = call.request.temperature
@@ -203,14 +290,15 @@ class Pipeline:
     def _deadline(self) -> float:
         return self._resilience.deadline_in(self._config.request_timeout)
 
-    async def _complete(self, call: Call, plan: Plan) -> Outcome:
+    async def _complete(self, call: Call, plan: Plan, hold: Hold | None) -> Outcome:
         upstream_started = time.perf_counter()
         try:
             result, attempts = await self._resilience.complete(
-                self._chain(plan.route), call.request, self._deadline(), _prepare(plan.tier3), Account(call.org_id),
+                self._chain(plan.route), call.request, self._deadline(), _prepare(plan.tier3), plan.account,
             )
         except AsahiError as exc:
             self._failed(call, plan.route, exc, time.perf_counter() - upstream_started)
+            await self.settle(hold, 0.0)
             raise
         upstream = time.perf_counter() - upstream_started
         answered_by = _answered_by(plan.route, attempts[-1].model if attempts else plan.route.model.name)
@@ -223,18 +311,20 @@ class Pipeline:
             await self._tier1.put(plan.key, CachedAnswer(cached))
         self._after_tier2(call, plan, cached, complete)
         self.record(call, outcome, result.usage, status=200, upstream_seconds=upstream)
+        await self.settle(hold, outcome.bill.cost.usd)
         if self._verifier is not None:
             self._verifier.answered(call, plan.route, result)
         return outcome
 
-    async def _cascaded(self, call: Call, plan: Plan, cascade: Cascade) -> Outcome:
+    async def _cascaded(self, call: Call, plan: Plan, cascade: Cascade, hold: Hold | None) -> Outcome:
         """The cheap model's answer when its check passes, else the strong model's; a stream is the replay of the
         answer kept, since nothing may reach the client before the check."""
         upstream_started = time.perf_counter()
         try:
-            cascaded = await cascade.answer(call, plan.route, _prepare(plan.tier3))
+            cascaded = await cascade.answer(call, plan.route, _prepare(plan.tier3), plan.account)
         except AsahiError as exc:
             self._failed(call, plan.route, exc, time.perf_counter() - upstream_started)
+            await self.settle(hold, 0.0)
             raise
         upstream = time.perf_counter() - upstream_started
         result = replace(cascaded.result, id=call.request_id)
@@ -246,21 +336,23 @@ class Pipeline:
             await self._tier1.put(plan.key, CachedAnswer(cached))
         self._after_tier2(call, plan, cached, complete)
         self.record(call, outcome, result.usage, status=200, upstream_seconds=upstream)
+        await self.settle(hold, outcome.bill.cost.usd)
         if call.request.stream:
             outcome.events = _replay(events_from_result(result))
         else:
             outcome.result = result
         return outcome
 
-    async def _stream(self, call: Call, plan: Plan) -> Outcome:
+    async def _stream(self, call: Call, plan: Plan, hold: Hold | None) -> Outcome:
         upstream_started = time.perf_counter()
         try:
             handle = await self._resilience.stream(
                 self._chain(plan.route), call.request, self._deadline(), _prepare(plan.tier3),
-                idle_timeout=self._config.request_timeout, account=Account(call.org_id),
+                idle_timeout=self._config.request_timeout, account=plan.account,
             )
         except AsahiError as exc:
             self._failed(call, plan.route, exc, time.perf_counter() - upstream_started)
+            await self.settle(hold, 0.0)
             raise
         answered_by = _answered_by(plan.route, handle.model)
         outcome = Outcome(
@@ -268,8 +360,15 @@ class Pipeline:
             cache="miss" if plan.cacheable else "bypass", routing_reason=plan.route.reason,
             alternatives=plan.route.alternatives, overhead_ms=(upstream_started - call.started) * 1000,
         )
-        outcome.events = self._relay(call, plan, outcome, handle.events, answered_by, upstream_started)
+        outcome.events = self._relay(call, plan, outcome, handle.events, answered_by, upstream_started, hold)
+        self.release_when_dropped(outcome.events, hold)
         return outcome
+
+    def release_when_dropped(self, events: object, hold: Hold | None) -> None:
+        """A stream the client left before it started is never run, so its `finally` never settles: give its
+        hold back when it is dropped instead of leaving it until it expires."""
+        if hold is not None:
+            weakref.finalize(events, self.release, hold)
 
     async def _relay(
         self,
@@ -279,6 +378,7 @@ class Pipeline:
         source: AsyncIterator[StreamEvent],
         answered_by: ModelInfo,
         upstream_started: float,
+        hold: Hold | None,
     ) -> AsyncIterator[StreamEvent]:
         """Pass events through as they come; cache and bill once the stream ends cleanly."""
         accumulator = StreamAccumulator()
@@ -311,6 +411,7 @@ class Pipeline:
                     self._verifier.answered(call, plan.route, result)
             self.record(call, outcome, result.usage, status=status,
                          upstream_seconds=time.perf_counter() - upstream_started, error_code=error_code)
+            await self.settle(hold, outcome.bill.cost.usd)
 
     def _after_tier2(self, call: Call, plan: Plan, result: ChatResult, complete: bool) -> None:
         if self._tier2 is not None and plan.probe is not None:

@@ -34,6 +34,8 @@ class Settings:
     database_url: str | None
     redis_url: str | None
     encryption_key: bytes | None
+    # The key being rotated away from: still opens what it sealed until `asahi keys rotate-encryption` re-seals it.
+    previous_encryption_key: bytes | None
     admin_secret: str | None
     openai_api_key: str | None
     openai_base_url: str | None
@@ -83,11 +85,11 @@ def _check_url(name: str, url: str | None) -> str | None:
     return url
 
 
-def _encryption_key(raw: str | None) -> bytes | None:
+def _encryption_key(raw: str | None, name: str = "ASAHI_ENCRYPTION_KEY") -> bytes | None:
     if raw is None:
         return None
     if not _HEX64.match(raw):
-        raise SettingsError("ASAHI_ENCRYPTION_KEY must be 64 hex characters (32 bytes); generate one with "
+        raise SettingsError(f"{name} must be 64 hex characters (32 bytes); generate one with "
                             "python -c \"import secrets; print(secrets.token_hex(32))\"")
     return bytes.fromhex(raw)
 
@@ -146,6 +148,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         database_url=normalise_database_url(database_url) if database_url else None,
         redis_url=_check_redis_url(r) if (r := get("REDIS_URL")) else None,
         encryption_key=encryption_key,
+        previous_encryption_key=_encryption_key(get("ASAHI_PREVIOUS_ENCRYPTION_KEY"), "ASAHI_PREVIOUS_ENCRYPTION_KEY"),
         admin_secret=get("ASAHI_ADMIN_SECRET"),
         openai_api_key=get("OPENAI_API_KEY"),
         openai_base_url=_check_url("OPENAI_BASE_URL", get("OPENAI_BASE_URL")),

@@ -19,7 +19,7 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Coroutine
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from asahi.call import Call, Outcome, new_request_id
 from asahi.domain import ChatRequest, ChatResult, Message, TextPart
 from asahi.errors import AsahiError
+from asahi.governance.budgets.service import Budgets, refs
+from asahi.governance.credentials import CredentialStore
+from asahi.governance.policy import PolicyStore
 from asahi.ledger.bill import Bill
 from asahi.ledger.pricing import FREE, Cost, price
 from asahi.ledger.recorder import LedgerWriter
@@ -49,10 +52,25 @@ JUDGE_MAX_TOKENS = 400
 MAX_BACKGROUND = 200  # labels in flight; a burst beyond it is skipped rather than queued without bound
 
 
+@dataclass(frozen=True, slots=True)
+class Spending:
+    """Whose account verification calls go out on (the org's own keys, where it stored some) and the budgets
+    their cost counts against (the org's and the key's whose request is verified), as the request's own would."""
+
+    credentials: CredentialStore
+    policies: PolicyStore
+    budgets: Budgets
+
+    async def charged(self, call: Call, usd: float) -> None:
+        policy = await self.policies.get(call.org_id)
+        await self.budgets.charge(refs(call.org_id, policy.budgets, call.key.id, list(call.key.budgets)), usd)
+
+
 class RoutingVerifier:
     def __init__(
         self, online: OnlineRouting, providers: dict[str, Provider], resilience: Resilience, ledger: LedgerWriter,
         engine: AsyncEngine, judge: ModelInfo | None, *, timeout: float = 60.0, rng: random.Random | None = None,
+        spending: Spending | None = None,
     ) -> None:
         self.online = online
         self._providers = providers
@@ -62,6 +80,7 @@ class RoutingVerifier:
         self._judge = judge
         self._timeout = timeout
         self._rng = rng or random.Random()
+        self._spending = spending
         self._recent: OrderedDict[str, Judged] = OrderedDict()
         self._changed: set[str] = set()
         self._background: set[asyncio.Task[None]] = set()
@@ -123,17 +142,22 @@ class RoutingVerifier:
     async def ask(self, call: Call, model: ModelInfo, request: ChatRequest) -> ChatResult:
         """One extra call on the org's account, booked as a cost of verification."""
         started = time.perf_counter()
+        account = Account(call.org_id)
+        if self._spending is not None:
+            account = Account(call.org_id, credentials=await self._spending.credentials.for_org(call.org_id))
         result, _ = await self._resilience.complete(
             [(self._providers[model.provider], model.name)], request,
-            self._resilience.deadline_in(self._timeout), account=Account(call.org_id),
+            self._resilience.deadline_in(self._timeout), account=account,
         )
-        self.book(call, model, result, time.perf_counter() - started)
+        await self.book(call, model, result, time.perf_counter() - started)
         return result
 
-    def book(self, call: Call, model: ModelInfo, result: ChatResult, seconds: float) -> None:
+    async def book(self, call: Call, model: ModelInfo, result: ChatResult, seconds: float) -> None:
         """A ledger row of its own, cause `routing_verification`, for a call made only to check an answer: its
         cost counts against every saving figure."""
         cost = price(model, result.usage)
+        if self._spending is not None and cost.usd:
+            await self._spending.charged(call, cost.usd)
         negative = Cost(None if cost.usd is None else -cost.usd)
         outcome = Outcome(
             request_id=new_request_id(), model=model.name, provider=model.provider, cache="bypass",

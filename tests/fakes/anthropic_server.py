@@ -39,7 +39,7 @@ class FakeAnthropic(FakeServer):
     def check(self, request: Request, body: Any) -> Fail | None:
         # Older SDKs send the key as x-api-key, newer ones as a bearer token; the API takes both.
         keys = {request.headers.get("x-api-key"), request.headers.get("authorization", "").removeprefix("Bearer ")}
-        if self.api_key not in keys:
+        if not self.accepts(*keys):
             return Fail(401, "invalid x-api-key")
         if "anthropic-version" not in request.headers:
             return Fail(400, "anthropic-version: header is required")
@@ -134,7 +134,7 @@ class FakeAnthropicEndpoints(FakeAnthropic):
         body = orjson.loads(await request.body())
         self.requests.append(Recorded(request.url.path, dict(request.headers), body))
         keys = {request.headers.get("x-api-key"), request.headers.get("authorization", "").removeprefix("Bearer ")}
-        if self.api_key not in keys:
+        if not self.accepts(*keys):
             return _json(self.error_body(401, "invalid x-api-key"), 401)
         extra = sorted(set(body) - COUNT_FIELDS)
         if extra:

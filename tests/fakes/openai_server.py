@@ -34,7 +34,7 @@ class FakeOpenAI(FakeServer):
         return f"{self.url}/v1"
 
     def check(self, request: Request, body: Any) -> Fail | None:
-        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+        if not self.accepts(request.headers.get("authorization", "").removeprefix("Bearer ")):
             return Fail(401, "Incorrect API key provided.")
         if not isinstance(body, dict) or "model" not in body or "messages" not in body:
             return Fail(400, "you must provide a model parameter")
@@ -151,7 +151,7 @@ class FakeOpenAIEndpoints(FakeOpenAI):
     async def _read(self, request: Request) -> tuple[Any, Response | None]:
         body = orjson.loads(await request.body())
         self.requests.append(Recorded(request.url.path, dict(request.headers), body))
-        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+        if not self.accepts(request.headers.get("authorization", "").removeprefix("Bearer ")):
             return body, _json(self.error_body(401, "Incorrect API key provided."), 401)
         return body, None
 

@@ -104,6 +104,7 @@ class FakeServer:
         self._script: deque[Behaviour] = deque()
         self.requests: list[Recorded] = []
         self.api_key = "test-key"
+        self.other_keys: set[str] = set()  # more accounts this fake takes (an org's own key, BYOK)
         self.abandoned_streams = 0  # streams whose client went away before the last event was sent
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -130,9 +131,13 @@ class FakeServer:
     def script(self, *behaviours: Behaviour) -> None:
         self._script.extend(behaviours)
 
+    def accepts(self, *presented: str | None) -> bool:
+        return any(k == self.api_key or k in self.other_keys for k in presented if k)
+
     def reset(self) -> None:
         self._script.clear()
         self.requests.clear()
+        self.other_keys.clear()
         self.abandoned_streams = 0
 
     @property

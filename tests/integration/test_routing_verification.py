@@ -98,3 +98,19 @@ async def test_the_calibration_is_saved_and_loaded_at_start(gateway: Gateway, ma
         assert len(again.app.state.components.router.online.family(org_id, family).evidence) == 1
     finally:
         await stop()
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_a_verification_call_counts_against_the_budgets_as_the_ledger_does(gateway: Gateway) -> None:
+    components = gateway.running.app.state.components
+    components.router._rng = AlwaysSample()
+    await gateway.running.client.put("/governance/policy", headers=gateway.headers,
+                                     json={"budgets": [{"limit_usd": 5, "window": "day"}]})
+    gateway.openai.script(Reply(text="The answer is (B) Mars."), Reply(text="Answer: B"))
+    assert (await auto(gateway)).status_code == 200
+    await settle(gateway)
+    await components.pipeline.settled()
+    rows = await ledger_rows(gateway.running)
+    assert any(r["saving_cause"] == "routing_verification" for r in rows)
+    [budget] = (await gateway.running.client.get("/governance/budgets", headers=gateway.headers)).json()["data"]
+    assert budget["spent_usd"] == pytest.approx(sum(r["cost_usd"] for r in rows), abs=1e-9)

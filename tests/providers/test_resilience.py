@@ -285,3 +285,19 @@ async def test_stream_first_event_timeout_falls_back() -> None:
     handle = await make(clock, policy=policy).stream([(primary, "a"), (backup, "b")], REQUEST, clock.now + 60)
     assert handle.provider == "anthropic"
     assert [a.outcome for a in handle.attempts] == ["timeout", "ok"]
+
+
+async def test_an_orgs_own_key_failing_opens_only_its_own_breaker() -> None:
+    clock = FakeClock()
+    resilience = make(clock, policy=RetryPolicy(max_retries=0), breaker_threshold=2, breaker_cooldown=30.0)
+    primary = FakeProvider("openai", [error(429), error(429)])
+    backup = FakeProvider("anthropic")
+    chain = [(primary, "a"), (backup, "b")]
+    byok = Account("org-1", credentials={"openai": "sk-org-own"})
+    for _ in range(2):
+        await resilience.complete(chain, REQUEST, clock.now + 60, account=byok)
+    assert resilience.breaker("openai", "a", "org:org-1").state is BreakerState.OPEN
+    assert resilience.breaker("openai", "a").state is BreakerState.CLOSED
+    assert resilience.open_breakers() == []  # health reports the operator's links only
+    answer, _ = await resilience.complete(chain, REQUEST, clock.now + 60, account=Account("org-2"))
+    assert answer.provider == "openai"  # another org, on the operator's key, still reaches the link

@@ -7,6 +7,7 @@ from fastapi import Request
 from asahi.components import Components
 from asahi.governance.auth import presented_key
 from asahi.governance.keys import KeyRecord
+from asahi.governance.policy import OrgSuspended
 
 
 def components(request: Request) -> Components:
@@ -15,8 +16,13 @@ def components(request: Request) -> Components:
 
 
 async def caller(request: Request) -> KeyRecord:
-    """The authenticated key of this request (401 otherwise). The org comes from here, never from the body."""
-    return await components(request).auth.authenticate(presented_key(request.headers))
+    """The authenticated key of this request (401 otherwise; 403 while its org is suspended). The org comes from
+    here, never from the body."""
+    built = components(request)
+    key = await built.auth.authenticate(presented_key(request.headers))
+    if (await built.policies.state(key.org_id)).suspended:
+        raise OrgSuspended()
+    return key
 
 
 def client_ip(request: Request) -> str:

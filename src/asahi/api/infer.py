@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from asahi.api.deps import components
 from asahi.api.errors import error_body
-from asahi.api.surface import authenticate, cache_directive, json_response, read_json, request_id
+from asahi.api.surface import authenticate, cache_directive, client_address, json_response, read_json, request_id
 from asahi.call import Call, Outcome
 from asahi.domain import ChatRequest, Message, TextPart
 from asahi.errors import AsahiError, BadRequest
@@ -115,7 +115,7 @@ async def infer(request: Request) -> Response:
         )
         flags = parsed.cache.model_dump() if parsed.cache else None
         call = Call(rid, "infer", key, parsed.to_chat(), cache=cache_directive(request, flags), routing=hints,
-                    large=large)
+                    large=large, client=client_address(request))
         outcome = await components(request).pipeline.run(call)
     except AsahiError as err:
         return Response(error_body(err.code, err.message, **err.details), err.status,

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from asahi.api.admin import admin_actor, target_org
+from asahi.api.admin import admin_actor, audit_context, target_org
 from asahi.api.deps import components
 from asahi.errors import BadRequest
 from asahi.governance.policy import OrgPolicy
@@ -35,7 +35,7 @@ async def put_policy(body: OrgPolicy, request: Request, org_id: str | None = Non
             raise BadRequest(f"{field}: unknown models {unknown}.", code="unknown_model", param=field)
     if body.default_model and not body.allows(body.default_model):
         raise BadRequest("default_model must be one of allowed_models.", code="invalid_policy", param="default_model")
-    await built.policies.put(target_org(actor, org_id), body, actor.name)
+    await built.policies.put(target_org(actor, org_id), body, actor.name, audit_context(request))
     return body
 
 

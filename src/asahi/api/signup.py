@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from asahi.api.admin import audit_context
 from asahi.api.deps import client_ip, components
 from asahi.errors import RateLimited
 from asahi.governance import accounts
@@ -37,7 +38,8 @@ async def signup(body: SignupRequest, request: Request, background: BackgroundTa
     retry_after = await built.limiter.hit(f"signup:{client_ip(request)}", limit, 3600)
     if retry_after is not None:
         raise RateLimited("Too many signups from this address; try again later.", retry_after)
-    org, issued = await accounts.create_org_with_key(built.engine, body.org_name, str(body.email), actor="signup")
+    org, issued = await accounts.create_org_with_key(built.engine, body.org_name, str(body.email), actor="signup",
+                                                     context=audit_context(request))
     # After the response is sent: mail can neither fail nor delay the signup.
     background.add_task(built.mailer.send_welcome, org.email, org.name)
     return SignupResponse(

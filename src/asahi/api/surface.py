@@ -39,6 +39,10 @@ async def authenticate(request: Request) -> KeyRecord:
     return key
 
 
+def client_address(request: Request) -> str | None:
+    return request.client.host[:64] if request.client else None
+
+
 def limits(request: Request) -> BodyLimits:
     server = components(request).settings.config.server
     return BodyLimits(server.max_messages, server.max_tools, server.max_json_depth, server.max_json_values)
@@ -120,7 +124,7 @@ async def serve_chat(request: Request, surface: SurfaceFormat) -> Response:
         body, large = await read_json(request)
         chat = await asyncio.to_thread(surface.parse, body) if large else surface.parse(body)
         call = Call(rid, surface.name, key, chat, cache=cache_directive(request), routing=routing_hints(request),
-                    large=large)
+                    large=large, client=client_address(request))
         outcome = await components(request).pipeline.run(call)
     except AsahiError as err:
         return surface_error(err, surface.render_error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -14,11 +15,20 @@ log = logging.getLogger(__name__)
 _NONCE_BYTES = 12
 
 
+def key_id(key: bytes) -> str:
+    return hashlib.sha256(b"asahi-key-id:" + key).hexdigest()[:16]
+
+
 class Sealer:
-    def __init__(self, key: bytes) -> None:
-        if len(key) != 32:
+    """Seals with the current key; opens with it or, during a rotation, with the previous one."""
+
+    def __init__(self, key: bytes, previous: bytes | None = None) -> None:
+        if len(key) != 32 or (previous is not None and len(previous) != 32):
             raise ValueError("AES-256-GCM needs a 32-byte key")
         self._aead = AESGCM(key)
+        self._previous = None if previous is None else AESGCM(previous)
+        # Stored beside each sealed value, so a rotation knows which rows still need the old key.
+        self.key_id = key_id(key)
 
     def seal(self, plaintext: bytes, associated: bytes = b"") -> bytes:
         """Encrypt; `associated` binds the ciphertext to its owner (e.g. the org id) so rows can't be swapped."""
@@ -26,10 +36,14 @@ class Sealer:
         return nonce + self._aead.encrypt(nonce, plaintext, associated)
 
     def open(self, sealed: bytes, associated: bytes = b"") -> bytes:
-        try:
-            return self._aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], associated)
-        except InvalidTag:
-            raise ValueError("sealed data failed authentication (wrong ASAHI_ENCRYPTION_KEY or tampering)") from None
+        for aead in (self._aead, self._previous):
+            if aead is None:
+                continue
+            try:
+                return aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], associated)
+            except InvalidTag:
+                continue
+        raise ValueError("sealed data failed authentication (wrong ASAHI_ENCRYPTION_KEY or tampering)")
 
 
 def embedded_key(data_dir: Path) -> bytes:

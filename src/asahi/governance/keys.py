@@ -13,6 +13,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from asahi.governance.budgets.spec import Budget
+
 SCOPES = frozenset({"infer", "analytics", "admin"})
 _PREFIX_BYTES = 6
 
@@ -27,6 +29,11 @@ class KeyRecord:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    # A virtual key's own limits, applied on top of its org's policy (the stricter of the two wins).
+    allowed_models: tuple[str, ...] | None = None
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    budgets: tuple[Budget, ...] = ()
 
     def has_scope(self, scope: str) -> bool:
         # admin implies every other scope within its own org

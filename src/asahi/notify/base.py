@@ -24,10 +24,15 @@ class Mailer(Protocol):
         """Send the welcome email; `True` only when the transport accepted it. Never raises."""
         ...
 
+    async def send_notice(self, to: str, subject: str, text: str) -> bool:
+        """Send a plain notice (a budget alert); the same never-raise rule."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class WelcomeEmail:
-    """The welcome message, rendered once so every transport sends the same words."""
+    """A message as every transport sends it; `build` renders the welcome email, once, so every transport sends
+    the same words."""
 
     sender: str
     to: str
@@ -78,6 +83,17 @@ class ThreadedMailer(ABC):
         log.info("welcome email sent via %s to @%s", self.transport, recipient_domain(to))
         return True
 
+    async def send_notice(self, to: str, subject: str, text: str) -> bool:
+        subject = " ".join(subject.split())  # one line: user input in a subject must not forge a header
+        email = WelcomeEmail(self._sender, to.strip(), subject, text, f"<p>{html.escape(text)}</p>")
+        try:
+            await asyncio.to_thread(self._deliver, email)
+        except Exception as exc:  # noqa: BLE001  # the contract: mail trouble never reaches the caller
+            log.warning("notice via %s to @%s failed: %s",
+                        self.transport, recipient_domain(to), self._redact(self._reason(exc)))
+            return False
+        return True
+
     @abstractmethod
     def _deliver(self, email: WelcomeEmail) -> None:
         """Hand `email` to the transport (runs in a worker thread); raise on any failure."""
@@ -97,4 +113,8 @@ class NullMailer:
 
     async def send_welcome(self, to: str, org_name: str) -> bool:
         log.info("welcome email skipped: set SENDGRID_API_KEY or SMTP_HOST to send it")
+        return False
+
+    async def send_notice(self, to: str, subject: str, text: str) -> bool:
+        log.info("notice email skipped (no mail transport): %s", " ".join(subject.split()))
         return False

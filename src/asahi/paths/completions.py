@@ -19,16 +19,20 @@ from asahi.cache.tier1 import Tier1
 from asahi.call import Call, Outcome
 from asahi.domain import ChatRequest, Usage
 from asahi.errors import AsahiError
+from asahi.governance.budgets.service import Hold
 from asahi.governance.keys import KeyRecord
 from asahi.ledger import bill
+from asahi.ledger.worst_case import worst_case_tokens_usd
 from asahi.pipeline import Pipeline
-from asahi.providers.base import Account, Provider
+from asahi.providers.base import Provider
 from asahi.providers.openai.adapter import OpenAIProvider
 from asahi.providers.openai.upstream import usage_from_json
 from asahi.routing.catalog import ModelInfo
+from asahi.routing.tokens import count_tokens
 
 # Fields that cannot change the answer: how it is delivered and who the end user is.
 _DELIVERY = frozenset({"stream", "stream_options", "user"})
+_DEFAULT_MAX_TOKENS = 16  # what the legacy completions API generates when max_tokens is not sent
 
 
 @dataclass(slots=True)
@@ -51,7 +55,7 @@ class CompletionsPath:
                   write: bool = True) -> Completed:
         name = str(body["model"])
         call = Call(request_id, "openai", key, ChatRequest(model=name, messages=[]))
-        policy = await self._pipeline.admit(key.org_id)
+        policy = await self._pipeline.admit(key)
         model = self.models.get(name)
         if model is None:
             raise AsahiError(404, "model_not_found", f"Model {name!r} is not served for completions. Available: "
@@ -71,15 +75,22 @@ class CompletionsPath:
             if entry is not None:
                 return self._hit(call, model, orjson.loads(entry), stream, body)
         store = key_ if cacheable and write else None
+        hold = await self._pipeline.hold(call, policy, _worst_case(model, body))
         if stream:
-            return self._stream(call, model, provider, body, store)
+            return self._stream(call, model, provider, body, store, hold)
         started = time.perf_counter()
-        answer = await provider.call_json("/completions", body, Account(key.org_id))
+        try:
+            account = (await self._pipeline.account(key.org_id)).for_provider(provider.name)
+            answer = await provider.call_json("/completions", body, account)
+        except BaseException:
+            self._pipeline.release(hold)
+            raise
         usage = usage_from_json(answer.get("usage"))
         if store is not None:
             await self._tier1.put_bytes(store, orjson.dumps({"body": answer}))
         outcome = self._outcome(call, model, "miss" if cacheable else "bypass", bill.answered(model, None, usage))
         self._pipeline.record(call, outcome, usage, status=200, upstream_seconds=time.perf_counter() - started)
+        await self._pipeline.settle(hold, outcome.bill.cost.usd)
         return Completed(outcome, body=answer)
 
     def _outcome(self, call: Call, model: ModelInfo, cache: Any, billed: bill.Bill) -> Outcome:
@@ -100,20 +111,23 @@ class CompletionsPath:
         return Completed(outcome, chunks=_replay(chunks or _split(whole or {}), _wants_usage(body)))
 
     def _stream(self, call: Call, model: ModelInfo, provider: OpenAIProvider, body: dict[str, Any],
-                store: str | None) -> Completed:
+                store: str | None, hold: Hold | None) -> Completed:
         outcome = self._outcome(call, model, "miss" if store is not None else "bypass", bill.UNBILLED)
         sent = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
-        return Completed(outcome, chunks=self._relay(call, model, provider, sent, store, outcome,
-                                                     _wants_usage(body)))
+        chunks = self._relay(call, model, provider, sent, store, outcome, _wants_usage(body), hold)
+        self._pipeline.release_when_dropped(chunks, hold)
+        return Completed(outcome, chunks=chunks)
 
     async def _relay(self, call: Call, model: ModelInfo, provider: OpenAIProvider, body: dict[str, Any],
-                     store: str | None, outcome: Outcome, wants_usage: bool) -> AsyncIterator[dict[str, Any]]:
+                     store: str | None, outcome: Outcome, wants_usage: bool, hold: Hold | None
+                     ) -> AsyncIterator[dict[str, Any]]:
         started = time.perf_counter()
         seen: list[dict[str, Any]] = []
         usage, status = Usage(), 499
         error: str | None = "client_disconnected"
+        account = (await self._pipeline.account(call.org_id)).for_provider(provider.name)
         try:
-            async for chunk in provider.call_events("/completions", body, Account(call.org_id)):
+            async for chunk in provider.call_events("/completions", body, account):
                 seen.append(chunk)
                 if chunk.get("usage"):
                     usage = usage_from_json(chunk["usage"])
@@ -129,6 +143,22 @@ class CompletionsPath:
                 await self._tier1.put_bytes(store, orjson.dumps({"chunks": seen}))
             self._pipeline.record(call, outcome, usage, status=status,
                                   upstream_seconds=time.perf_counter() - started, error_code=error)
+            await self._pipeline.settle(hold, outcome.bill.cost.usd)
+
+
+def _worst_case(model: ModelInfo, body: dict[str, Any]) -> float:
+    """The prompt(s) counted, plus `max_tokens` (the API's default is 16) for each of `n` choices per prompt."""
+    prompt = body.get("prompt")
+    # A string, a list of token ids, or a list of either (a batch).
+    one = isinstance(prompt, str) or (isinstance(prompt, list) and all(isinstance(t, int) for t in prompt))
+    prompts: list[Any] = [prompt] if one or not isinstance(prompt, list) else prompt
+    tokens = sum(count_tokens(p, model.name) if isinstance(p, str) else len(p) if isinstance(p, list) else 0
+                 for p in prompts)
+    max_tokens = body.get("max_tokens")
+    each = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else _DEFAULT_MAX_TOKENS
+    n = body.get("n")
+    choices = (n if isinstance(n, int) and n > 0 else 1) * max(1, len(prompts))
+    return worst_case_tokens_usd(model, tokens, each * choices)
 
 
 def _wants_usage(body: dict[str, Any]) -> bool:

@@ -16,7 +16,7 @@ from asahi.governance.keys import KeyRecord
 from asahi.pipeline import Pipeline
 from asahi.providers.anthropic.adapter import AnthropicProvider
 from asahi.providers.anthropic.surface import parse_request
-from asahi.providers.base import Account, Provider
+from asahi.providers.base import Provider
 from asahi.routing.cost import estimate_input_tokens
 from asahi.routing.router import Router
 from asahi.routing.tokens import is_exact
@@ -38,7 +38,7 @@ class CountTokensPath:
     async def run(self, key: KeyRecord, body: dict[str, Any]) -> TokenCount:
         # The counting body has no max_tokens; the Messages parser wants one, and it changes no count.
         request = parse_request({**body, "max_tokens": 1, "stream": False})
-        policy = await self._pipeline.admit(key.org_id)
+        policy = await self._pipeline.admit(key)
         model = next((m for m in self._router.allowed(policy) if m.name == request.model), None)
         if model is None:
             known = any(m.name == request.model for m in self._router.served())
@@ -47,7 +47,8 @@ class CountTokensPath:
                              f"Model {request.model!r} {verb}.")
         provider = self._providers.get(model.provider)
         if isinstance(provider, AnthropicProvider):
-            answer = await provider.call_json("/v1/messages/count_tokens", body, Account(key.org_id))
+            account = (await self._pipeline.account(key.org_id)).for_provider(provider.name)
+            answer = await provider.call_json("/v1/messages/count_tokens", body, account)
             return TokenCount(int(answer.get("input_tokens") or 0), "provider", model.name)
         name = model.stands_in_for or model.name
         return TokenCount(estimate_input_tokens(request, name), "exact" if is_exact(name) else "estimate",

@@ -28,6 +28,7 @@ from asahi.errors import AsahiError, BadRequest, ProviderError
 from asahi.governance.keys import KeyRecord
 from asahi.ledger.bill import Bill
 from asahi.ledger.pricing import price
+from asahi.ledger.worst_case import worst_case_tokens_usd
 from asahi.pipeline import Pipeline
 from asahi.providers.base import Account, Provider
 from asahi.providers.openai.adapter import OpenAIProvider
@@ -71,7 +72,7 @@ class EmbeddingsPath:
     async def run(self, request_id: str, key: KeyRecord, request: EmbeddingRequest, *, read: bool = True,
                   write: bool = True) -> Embedded:
         call = Call(request_id, "openai", key, ChatRequest(model=request.model, messages=[]))
-        policy = await self._pipeline.admit(key.org_id)
+        policy = await self._pipeline.admit(key)
         model = self.models.get(request.model)
         if model is None:
             raise AsahiError(404, "model_not_found", f"Embedding model {request.model!r} is not available. "
@@ -91,9 +92,18 @@ class EmbeddingsPath:
                 tokens[i] = _TOKENS.unpack_from(entry)[0]
                 vectors[i] = np.frombuffer(entry, dtype=np.float32, offset=_TOKENS.size)
         upstream_tokens, started = 0, time.perf_counter()
+        hold = None
+        if missing and model.info.priced and model.info.input_price:
+            counted = sum(count_tokens(t, model.name) if isinstance(t, str) else len(t)
+                          for t in (request.inputs[i] for i in missing))
+            hold = await self._pipeline.hold(call, policy, worst_case_tokens_usd(model.info, counted, 0))
         if missing:
-            fresh, upstream_tokens, each = await self._embed(model, [request.inputs[i] for i in missing], request,
-                                                             Account(key.org_id))
+            try:
+                fresh, upstream_tokens, each = await self._embed(
+                    model, [request.inputs[i] for i in missing], request, await self._pipeline.account(key.org_id))
+            except BaseException:
+                self._pipeline.release(hold)
+                raise
             for row, i in enumerate(missing):
                 vectors[i], tokens[i] = fresh[row], each[row]
                 if write:
@@ -110,6 +120,7 @@ class EmbeddingsPath:
         )
         usage = Usage(input_tokens=upstream_tokens + saved_tokens)
         self._pipeline.record(call, outcome, usage, status=200, upstream_seconds=upstream)
+        await self._pipeline.settle(hold, cost.usd)
         stacked = np.vstack([v for v in vectors if v is not None]) if vectors else np.zeros((0, model.dimension))
         return Embedded(stacked.astype(np.float32), usage.input_tokens, outcome)
 
@@ -152,6 +163,6 @@ class EmbeddingsPath:
         if not isinstance(upstream, OpenAIProvider):
             raise AsahiError(503, "provider_unavailable", f"{provider} is not configured for embeddings.")
         answer = await embed(upstream, inputs, model.name, dimensions=request.dimensions, user=request.user,
-                             account=account)
+                             account=account.for_provider(upstream.name))
         each = [count_tokens(i, model.name) if isinstance(i, str) else len(i) for i in inputs]
         return answer.vectors, answer.input_tokens or sum(each), each

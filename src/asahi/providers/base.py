@@ -7,8 +7,8 @@ account the call goes out on.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from asahi.domain import ChatRequest, ChatResult, StreamEvent
@@ -18,12 +18,21 @@ from asahi.domain import ChatRequest, ChatResult, StreamEvent
 class Account:
     """Whose provider account a call goes out on.
 
-    `api_key` is the org's own credential for this provider (BYOK); None means the operator's configured key.
-    Provider-side state that real providers keep per account (their prompt caches) is keyed by it.
+    `credentials` are the org's own keys by provider name (BYOK); a provider without one there, like an Account
+    without any, goes out on the operator's configured key. `api_key` is the key for the one provider a call is
+    made to, set by `for_provider`. Provider-side state that real providers keep per account (their prompt caches)
+    is keyed by it.
     """
 
     org_id: str
     api_key: str | None = None
+    credentials: Mapping[str, str] = field(default_factory=dict)
+
+    def for_provider(self, provider: str) -> Account:
+        if not self.credentials:
+            return self
+        own = self.credentials.get(provider)
+        return self if own == self.api_key else Account(self.org_id, own, self.credentials)
 
 
 class Provider(Protocol):

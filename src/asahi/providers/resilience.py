@@ -162,18 +162,21 @@ class Resilience:
         self._rng = rng or random.Random()
         self._threshold = breaker_threshold
         self._cooldown = breaker_cooldown
-        self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
+        # (provider, model, account): the operator's account is "", an org's own (BYOK) "org:<id>", so an org
+        # whose own key is rate limited or failing never opens the link for everyone else.
+        self._breakers: dict[tuple[str, str, str], CircuitBreaker] = {}
 
-    def breaker(self, provider: str, model: str) -> CircuitBreaker:
-        key = (provider, model)
+    def breaker(self, provider: str, model: str, account: str = "") -> CircuitBreaker:
+        key = (provider, model, account)
         if key not in self._breakers:
             self._breakers[key] = CircuitBreaker(self._threshold, self._cooldown, self.clock)
         return self._breakers[key]
 
     def open_breakers(self) -> list[tuple[str, str, BreakerState]]:
-        """(provider, model, state) of every breaker not closed: links currently refused or on probation."""
-        return [(provider, model, b.state) for (provider, model), b in self._breakers.items()
-                if b.state is not BreakerState.CLOSED]
+        """(provider, model, state) of every breaker of the operator's accounts not closed: links currently
+        refused or on probation."""
+        return [(provider, model, b.state) for (provider, model, account), b in self._breakers.items()
+                if not account and b.state is not BreakerState.CLOSED]
 
     def deadline_in(self, seconds: float) -> float:
         return self.clock() + seconds
@@ -187,10 +190,11 @@ class Resilience:
         `prepare` adapts the request to each link (e.g. provider-specific prompt-cache markers)."""
 
         async def call(provider: Provider, model: str) -> ChatResult:
-            return await provider.complete(prepare(request, provider, model) if prepare else request, model, account)
+            on = None if account is None else account.for_provider(provider.name)
+            return await provider.complete(prepare(request, provider, model) if prepare else request, model, on)
 
         attempts: list[Attempt] = []
-        result = await self._run(chain, deadline, attempts, call)
+        result = await self._run(chain, deadline, attempts, call, account)
         return result, attempts
 
     async def stream(
@@ -207,7 +211,8 @@ class Resilience:
         opened: list[tuple[Provider, str, AsyncIterator[StreamEvent]]] = []
 
         async def first(provider: Provider, model: str) -> StreamEvent:
-            iterator = aiter(provider.stream(prepare(request, provider, model) if prepare else request, model, account))
+            on = None if account is None else account.for_provider(provider.name)
+            iterator = aiter(provider.stream(prepare(request, provider, model) if prepare else request, model, on))
             try:
                 event = await anext(iterator)
             except BaseException:
@@ -216,18 +221,18 @@ class Resilience:
             opened.append((provider, model, iterator))
             return event
 
-        first_event = await self._run(chain, deadline, attempts, first)
+        first_event = await self._run(chain, deadline, attempts, first, account)
         provider, model, iterator = opened[-1]
+        breaker = self.breaker(provider.name, model, _account_scope(account, provider.name))
         return StreamHandle(
-            provider.name, model, self._rest(first_event, iterator, provider.name, model, deadline, idle_timeout),
+            provider.name, model, self._rest(first_event, iterator, provider.name, breaker, deadline, idle_timeout),
             attempts,
         )
 
     async def _rest(
-        self, first: StreamEvent, iterator: AsyncIterator[StreamEvent], provider: str, model: str, deadline: float,
-        idle_timeout: float | None,
+        self, first: StreamEvent, iterator: AsyncIterator[StreamEvent], provider: str, breaker: CircuitBreaker,
+        deadline: float, idle_timeout: float | None,
     ) -> AsyncIterator[StreamEvent]:
-        breaker = self.breaker(provider, model)
         try:
             yield first
             while True:
@@ -253,10 +258,11 @@ class Resilience:
         deadline: float,
         attempts: list[Attempt],
         call: Callable[[Provider, str], Awaitable[T]],
+        account: Account | None = None,
     ) -> T:
         last: ProviderError | None = None
         for provider, model in chain:
-            breaker = self.breaker(provider.name, model)
+            breaker = self.breaker(provider.name, model, _account_scope(account, provider.name))
             for retry in range(self.policy.max_retries + 1):
                 if self.clock() >= deadline:
                     attempts.append(Attempt(provider.name, model, "deadline"))
@@ -321,6 +327,11 @@ class Resilience:
                 return await awaitable
         except TimeoutError:
             raise _Timeout from None
+
+
+def _account_scope(account: Account | None, provider: str) -> str:
+    """Whose account a link's breaker counts for: "" the operator's, "org:<id>" an org's own key."""
+    return f"org:{account.org_id}" if account is not None and account.credentials.get(provider) else ""
 
 
 def _counts_against_link(error: ProviderError) -> bool:

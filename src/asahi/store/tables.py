@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -30,7 +31,9 @@ orgs = Table(
     Column("email", String(320), nullable=False),
     # The org's policy (allowed models, default and baseline models, limits), sealed with AES-256-GCM.
     Column("policy_sealed", LargeBinary, nullable=True),
+    Column("policy_key_id", String(16), nullable=True),  # which encryption key sealed it (rotation)
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("suspended_at", DateTime(timezone=True), nullable=True),  # set: every key of the org is refused
 )
 
 api_keys = Table(
@@ -45,6 +48,11 @@ api_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=True),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    # A virtual key's own limits, on top of its org's policy (the stricter wins).
+    Column("allowed_models", JSON, nullable=True),
+    Column("requests_per_minute", Integer, nullable=True),
+    Column("tokens_per_minute", Integer, nullable=True),
+    Column("budgets", JSON, nullable=True),  # [{"limit_usd", "window", "hard"}, ...]
 )
 
 usage_records = Table(
@@ -82,6 +90,7 @@ usage_records = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # Newest first within an org, with the id as the tie-break a cursor needs.
     Index("ix_usage_records_org_request", "org_id", "created_at", "id"),
+    Index("ix_usage_records_key_created", "key_id", "created_at"),  # a key budget rebuilt from the ledger
 )
 
 # A user's verdict on a tier 2 hit (POST /feedback), kept beside the hit's ledger row: the measured rate of wrong
@@ -104,8 +113,58 @@ audit_log = Table(
     Column("actor", String(64), nullable=False),
     Column("action", String(64), nullable=False),
     Column("target", String(64), nullable=True),
-    Column("details", JSON, nullable=True),
+    Column("details", JSON, nullable=True),  # which fields changed and non-secret values, never a secret
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("request_id", String(40), nullable=True),
+    Column("client", String(64), nullable=True),  # the caller's address
+    # SHA-256 over the previous row's hash and this row's content: a changed or deleted row breaks the chain.
+    Column("prev_hash", String(64), nullable=True),
+    Column("hash", String(64), nullable=True),
+)
+
+# A budget's spend in one period, the counter the database path reserves against (Redis keeps its own copy);
+# both are rebuilt from the ledger, which stays the source of truth. Amounts are in nano-USD, exact integers.
+budget_counters = Table(
+    "budget_counters",
+    metadata,
+    Column("budget_id", String(120), primary_key=True),
+    Column("period_start", DateTime(timezone=True), primary_key=True),
+    Column("spent_nano", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# In-flight requests' worst-case costs; a row past `expires_at` belongs to a request that died and is dropped.
+budget_reservations = Table(
+    "budget_reservations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("budget_id", String(120), nullable=False),
+    Column("period_start", DateTime(timezone=True), nullable=False),
+    Column("amount_nano", BigInteger, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_budget_reservations_budget", "budget_id", "period_start"),
+)
+
+# One row per soft-budget alert sent (50, 80, 100 % of a period): the primary key makes each one send once.
+budget_alerts = Table(
+    "budget_alerts",
+    metadata,
+    Column("budget_id", String(120), primary_key=True),
+    Column("period_start", DateTime(timezone=True), primary_key=True),
+    Column("threshold", Integer, primary_key=True),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+)
+
+# An org's own credential for a provider (BYOK), sealed with AES-256-GCM; only its last characters are shown.
+provider_credentials = Table(
+    "provider_credentials",
+    metadata,
+    Column("org_id", String(32), ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True),
+    Column("provider", String(50), primary_key=True),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("suffix", String(8), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 semantic_entries = Table(

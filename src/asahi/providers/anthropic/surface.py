@@ -325,6 +325,10 @@ _ERROR_TYPES = {
 
 
 def render_error(err: AsahiError) -> dict[str, Any]:
+    """Anthropic's envelope has no code: an exhausted budget says so by its type (the status stays 429)."""
+    if "budget" in err.details:
+        return {"type": "error", "error": {"type": err.code, "message": err.message,
+                                           "budget": err.details["budget"]}}
     kind = _ERROR_TYPES.get(err.status, "api_error" if err.status >= 500 else "invalid_request_error")
     return {"type": "error", "error": {"type": kind, "message": err.message}}
 

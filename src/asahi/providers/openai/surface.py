@@ -330,6 +330,7 @@ def render_error(err: AsahiError) -> dict[str, Any]:
             "type": _ERROR_TYPES.get(err.status, "api_error" if err.status >= 500 else "invalid_request_error"),
             "param": err.details.get("param"),
             "code": err.code,
+            **({"budget": err.details["budget"]} if "budget" in err.details else {}),
         }
     }
 
