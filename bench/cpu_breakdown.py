@@ -21,7 +21,8 @@ tier 1 hit (one body, repeated), tier 2 hit (bench/tier2_hits.py's priming, then
 
     .venv/bin/python bench/cpu_breakdown.py                 # ~2 min, prints the table
     .venv/bin/python bench/cpu_breakdown.py --write-docs    # and replaces its section in docs/benchmarks.md
-    .venv/bin/python bench/cpu_breakdown.py --memory        # idle RSS, and RSS after 100k distinct misses
+
+Memory (idle RSS, and RSS after 100k distinct misses) is bench/memory.py.
 """
 
 from __future__ import annotations
@@ -540,9 +541,8 @@ def main() -> int:
     parser.add_argument("--t2-requests", type=int, default=600, help="the same for tier 2 hits (MiniLM: slower)")
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--conns", type=int, default=1, help="connections, each sending one request at a time")
-    parser.add_argument("--write-docs", action="store_true", help="replace this benchmark's sections of "
+    parser.add_argument("--write-docs", action="store_true", help="replace this benchmark's section of "
                         "docs/benchmarks.md")
-    parser.add_argument("--memory", action="store_true", help="measure RSS instead (see bench/memory.py)")
     parser.add_argument("--asahi-bin", default=str(Path(sys.executable).with_name("asahi")))
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -550,15 +550,10 @@ def main() -> int:
     if args.serve:
         return serve_profiled(args.port)
     OUT.mkdir(exist_ok=True)
-    if args.memory:
-        from memory import run_memory
-
-        section, heading = run_memory(args), MEMORY_HEADING
-    else:
-        section, heading = run_cpu(args), CPU_HEADING
+    section = run_cpu(args)
     print(section)
     if args.write_docs:
-        write_section(heading, section, AFTER_HEADING if heading == CPU_HEADING else CPU_HEADING)
+        write_section(CPU_HEADING, section, AFTER_HEADING)
     return 0
 
 
