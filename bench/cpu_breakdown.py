@@ -217,6 +217,7 @@ STEPS = [
           ("asahi/ledger/spool.py", "Spool.take_sync_work"), ("asahi/ledger/spool.py", "sync"), SQL_DRIVER]),
     Step("database: transactions and the aiosqlite thread (ledger, tier 2 rows)", [],
          minus=[SQL_STATEMENT, SQL_DRIVER], threads=r"_connection_worker_thread", roots=r"sqlalchemy/|aiosqlite/"),
+    Step("native threads (numpy's BLAS pool, woken by the exact vector scan)", [], threads=r"^native$"),
     Step("render response", [(OPENAI + "surface.py", "render_result"), (API, "json_response"),
                              ("asahi/call.py", "Outcome.headers")]),
 ]
@@ -310,8 +311,14 @@ class Client:
 
     def send(self, body: bytes, extra: dict[str, str] | None = None) -> str:
         headers = {"content-type": "application/json", "authorization": f"Bearer {self._key}", **(extra or {})}
-        self._conn.request("POST", "/v1/chat/completions", body, headers)
-        response = self._conn.getresponse()
+        try:
+            self._conn.request("POST", "/v1/chat/completions", body, headers)
+            response = self._conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closes a connection idle past its keep-alive timeout (between scenarios): reopen it.
+            self._conn.close()
+            self._conn.request("POST", "/v1/chat/completions", body, headers)
+            response = self._conn.getresponse()
         response.read()
         if response.status != 200:
             raise RuntimeError(f"request answered {response.status}")
@@ -482,7 +489,7 @@ def run_cpu(args: argparse.Namespace) -> str:
     with tempfile.TemporaryDirectory(prefix="asahi-cpu-") as tmp:
         upstream = start_upstream(0)
         try:
-            env = asahi_env(upstream, Path(tmp))
+            env = {**asahi_env(upstream, Path(tmp)), **dict(pair.split("=", 1) for pair in args.env)}
             key = api_key(args.asahi_bin, env)
             server = start_asahi("asahi-profiled", [sys.executable, str(Path(__file__).resolve()), "--serve"], env)
             try:
@@ -540,6 +547,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000, help="profiled (and unprofiled) requests per scenario")
     parser.add_argument("--t2-requests", type=int, default=600, help="the same for tier 2 hits (MiniLM: slower)")
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the server (repeatable), e.g. to try a setting")
     parser.add_argument("--conns", type=int, default=1, help="connections, each sending one request at a time")
     parser.add_argument("--write-docs", action="store_true", help="replace this benchmark's section of "
                         "docs/benchmarks.md")
