@@ -145,14 +145,13 @@ class ProfilerSwitch:
 def serve_profiled(port: int) -> int:
     """`asahi serve` with the profiler switch around its app (the app itself is untouched)."""
     import asahi.server
+    from asahi.app import create_app
     from asahi.cli import main as asahi_main
 
-    build = asahi.server.create_app
-
     def create(settings: Any) -> Any:
-        return ProfilerSwitch(build(settings))
+        return ProfilerSwitch(create_app(settings))
 
-    asahi.server.create_app = create  # type: ignore[assignment]
+    setattr(asahi.server, "create_app", create)  # noqa: B010  # the name `serve` looks up
     return asahi_main(["serve", "--host", "127.0.0.1", "--port", str(port)])
 
 
@@ -253,14 +252,14 @@ class Profile:
         return bool(entry["module"].replace("\\", "/").endswith(where) and entry["name"] == name)
 
     def inclusive(self, fn: Fn) -> float:
-        return sum(f["ttot"] for f in self.functions if self._is(f, fn))
+        return float(sum(f["ttot"] for f in self.functions if self._is(f, fn)))
 
     def calls(self, fn: Fn) -> int:
         return sum(int(f["ncall"]) for f in self.functions if self._is(f, fn))
 
     def edge(self, caller: Fn, callee: Fn) -> float:
-        return sum(c["ttot"] for f in self.functions if self._is(f, caller) for c in f["children"]
-                   if self._is(c, callee))
+        return float(sum(c["ttot"] for f in self.functions if self._is(f, caller) for c in f["children"]
+                         if self._is(c, callee)))
 
     def roots(self, pattern: str) -> list[dict[str, Any]]:
         """Functions no profiled function called: thread and greenlet entry points, loop callbacks."""
@@ -272,12 +271,12 @@ class Profile:
             threads = sum(t["cpu_s"] for t in self.threads if step.threads and re.search(step.threads, t["name"]))
             roots = sum(f["ttot"] for f in self.roots(step.roots or "^$")
                         if not any(self._is(f, fn) for fn in step.minus))
-            return threads + roots
+            return float(threads + roots)
         return (sum(self.inclusive(fn) for fn in step.plus) - sum(self.inclusive(fn) for fn in step.minus)
                 - sum(self.edge(a, b) for a, b in step.minus_edges))
 
     def total(self) -> float:
-        return sum(t["cpu_s"] for t in self.threads)
+        return float(sum(t["cpu_s"] for t in self.threads))
 
 
 # --- load -------------------------------------------------------------------------------------------------
