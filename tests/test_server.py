@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -95,3 +97,12 @@ def test_workers_come_from_the_flag_then_web_concurrency() -> None:
     assert worker_count(None, {}) == 1
     assert worker_count(None, {"WEB_CONCURRENCY": "3"}) == 3
     assert worker_count(2, {"WEB_CONCURRENCY": "3"}) == 2
+
+
+def test_math_libraries_run_one_thread_in_a_serving_process() -> None:
+    # In a process of its own: the limit is process-wide.
+    script = ("import numpy, os; from threadpoolctl import threadpool_info; from asahi.server import "
+              "single_threaded_math; single_threaded_math(); "
+              "print(os.environ['OMP_NUM_THREADS'], sorted({p['num_threads'] for p in threadpool_info()}))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["1", "[1]"]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
+from threadpoolctl import threadpool_limits
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from asahi.app import create_app
@@ -105,6 +106,15 @@ def guarded_protocol(header_timeout: float) -> type[GuardedProtocol]:
     return type("GuardedProtocol", (GuardedProtocol,), {"header_timeout": header_timeout})
 
 
+def single_threaded_math() -> None:
+    """numpy's BLAS and faiss's OpenMP start a thread per core for each product over a few thousand tier 2
+    vectors, and those threads spin on the cores the event loop needs: 5–7 ms of CPU a request once tier 2 is
+    that full, gone with one thread each (docs/benchmarks.md). A gateway process serves many requests at once;
+    more cores are used by more workers, not by these pools."""
+    os.environ["OMP_NUM_THREADS"] = "1"  # faiss loads later, with the first large tier 2 group, and reads it then
+    threadpool_limits(limits=1)  # the libraries already loaded (numpy's BLAS)
+
+
 def worker_app() -> FastAPI:
     """The app of one worker process, built in that process from the same environment as the parent's.
 
@@ -115,6 +125,7 @@ def worker_app() -> FastAPI:
     settings = load_settings()
     configure_logging(settings.log_level)
     sys.setswitchinterval(SWITCH_INTERVAL)
+    single_threaded_math()
     GuardedProtocol.header_timeout = settings.config.server.header_timeout_seconds
     return create_app(settings)
 
@@ -123,6 +134,7 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     # Work moved off the loop (large bodies, the embedder, ledger fsyncs) runs in threads that share the
     # interpreter lock; a shorter switch interval hands it back to the loop sooner (measured in docs/reliability.md).
     sys.setswitchinterval(SWITCH_INTERVAL)
+    single_threaded_math()
     if workers > 1:
         uvicorn.run("asahi.server:worker_app", factory=True, workers=workers, http="asahi.server:GuardedProtocol",
                     host=host, port=port, loop="uvloop", log_config=None, access_log=False,
