@@ -105,6 +105,8 @@ class DatabaseCounters:
 
     async def _locked(self, connection: AsyncConnection, claims: list[Claim], now: datetime) -> list[Level]:
         """Lock each counter and read what stands: its spend, and the holds not yet expired (one query for all)."""
+        if not claims:
+            return []
         spent = [await self._lock(connection, claim, now) for claim in claims]
         self._reserves += 1
         if self._reserves % _SWEEP_EVERY == 0:  # holds of killed processes: they stopped counting, now they go
