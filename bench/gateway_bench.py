@@ -375,7 +375,8 @@ def markdown(report: dict[str, Any]) -> str:
              "What a request pays for going through the gateway instead of straight to the provider. "
              "Produced by `bench/gateway_bench.py` against a fake OpenAI-compatible upstream that answers in "
              "0 ms (or the stated delay); one gateway process each; wrk on 127.0.0.1. `asahi` runs the defaults "
-             "(tier 2 on: every miss is embedded by the local model), `asahi-t1` the same with tier 2 off (the "
+             "(tier 2 on: every miss is embedded with the static table, searched and stored; MiniLM runs only "
+             "for candidates that could hit), `asahi-t1` the same with tier 2 off (the "
              "pipeline's own cost), `asahi-redis` keeps tier 1 in Redis.", "",
              f"Command: `{report['command']}`", "",
              f"Measured {report['date']}: {report['cpus']} CPUs, Python {report['python']}, "
