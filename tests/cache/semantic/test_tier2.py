@@ -237,3 +237,26 @@ async def test_another_instance_serves_a_new_entry_within_two_seconds(make_setti
     finally:
         await stop_two()
         await stop_one()
+
+
+async def test_a_burst_of_misses_is_stored_in_shared_commits(running: Running) -> None:
+    from sqlalchemy import event, func, select
+
+    from asahi.store.tables import semantic_entries
+
+    org = await running.signup()
+    engine = running.app.state.components.engine
+    commits: list[int] = []
+    listener = lambda *_: commits.append(1)  # noqa: E731
+    event.listen(engine.sync_engine, "commit", listener)
+    try:
+        await asyncio.gather(*[
+            running.client.post("/v1/chat/completions", json=body(f"question number {i} about tides and moons"),
+                                headers={"Authorization": f"Bearer {org['api_key']}"}) for i in range(24)])
+        await tier2_of(running).drain()
+    finally:
+        event.remove(engine.sync_engine, "commit", listener)
+    async with engine.connect() as connection:
+        stored = (await connection.execute(select(func.count()).select_from(semantic_entries))).scalar_one()
+    assert stored == 24  # every one committed before its save returned
+    assert len(commits) <= 12  # 24 entries and their ledger rows: one commit per miss would be 24 and more
