@@ -5,7 +5,7 @@ Index contents are random unit vectors of the static table's dimension (the sear
 they mean). For each size the partition is searched exactly (numpy) and, up to --hnsw-max entries, through faiss
 HNSW as the in-memory index does above HNSW_MIN; the crossover sizes show where HNSW starts to pay.
 
-The ShareGPT replay looks up --sharegpt distinct user turns of /work/shared/data/sharegpt_prompts in one org and
+The ShareGPT replay looks up --sharegpt distinct user turns of ../shared/data/sharegpt_prompts in one org and
 one context key (the worst case: in the gateway a conversation's history is part of the context key) through the
 real two-stage `SemanticCache`, storing each one, and reports the share of lookups that ran MiniLM and the
 lookup time with and without it.
