@@ -14,6 +14,15 @@ class EmbeddingError(Exception):
     """The embedder failed (model error, provider down, bad response). Callers skip tier 2 for the request."""
 
 
+class EmbeddingRefused(EmbeddingError):
+    """An embeddings provider answered with an error status; `status` says which, `reason` what it said."""
+
+    def __init__(self, provider: str, status: int, message: str) -> None:
+        super().__init__(f"{provider} refused the request ({status}: {message})")
+        self.status = status
+        self.reason = message
+
+
 class KeyRejected(EmbeddingError):
     """The embedding provider refused the credential (401/403): retrying will not help."""
 

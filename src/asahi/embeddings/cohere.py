@@ -11,7 +11,7 @@ import cohere
 import httpx
 import numpy as np
 
-from asahi.embeddings.base import EmbeddingError, KeyRejected, Vectors, normalise
+from asahi.embeddings.base import EmbeddingError, EmbeddingRefused, KeyRejected, Vectors, normalise
 
 DEFAULT_MODEL = "embed-english-v3.0"
 DIMENSIONS = {"embed-english-v3.0": 1024, "embed-multilingual-v3.0": 1024, "embed-english-light-v3.0": 384,
@@ -93,7 +93,7 @@ class CohereEmbeddings:
                 response = await self._client.embed(model=model, texts=chunk, input_type=input_type,
                                                     embedding_types=["float"], truncate="END")
             except cohere.core.ApiError as exc:
-                raise CohereRefused(exc.status_code or 502, _message(exc.body)) from exc
+                raise EmbeddingRefused("Cohere", exc.status_code or 502, _message(exc.body)) from exc
             except Exception as exc:  # the SDK raises many types (HTTP, timeouts, parsing)
                 raise EmbeddingError(f"Cohere embed failed: {exc}") from exc
             floats = response.embeddings.float_
@@ -106,12 +106,3 @@ class CohereEmbeddings:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-
-class CohereRefused(EmbeddingError):
-    """Cohere answered with an error status; `status` says which."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"Cohere refused the request ({status}: {message})")
-        self.status = status
-        self.reason = message

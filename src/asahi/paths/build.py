@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asahi.cache.tier1 import Tier1
-from asahi.embeddings.cohere import CohereEmbeddings
 from asahi.embeddings.factory import shared_minilm
 from asahi.embeddings.local import LocalEmbedder
 from asahi.paths.completions import CompletionsPath
@@ -20,6 +20,9 @@ from asahi.routing.endpoint_models import EmbeddingModel, completion_models, emb
 from asahi.routing.router import Router
 from asahi.settings import Settings
 from asahi.store.responses import ResponseStore
+
+if TYPE_CHECKING:  # the Cohere SDK is imported only when Cohere is configured
+    from asahi.embeddings.cohere import CohereEmbeddings
 
 
 @dataclass(slots=True)
@@ -48,8 +51,11 @@ def _local() -> LocalEmbedder:
 def build_paths(settings: Settings, engine: AsyncEngine, pipeline: Pipeline, tier1: Tier1, router: Router,
                 providers: dict[str, Provider]) -> Paths:
     served = set(providers) | ({"cohere"} if settings.cohere_api_key else set())
-    cohere = (CohereEmbeddings(settings.cohere_api_key, base_url=settings.cohere_base_url)
-              if settings.cohere_api_key else None)
+    cohere = None
+    if settings.cohere_api_key:
+        from asahi.embeddings.cohere import CohereEmbeddings  # the SDK loads only when Cohere is configured
+
+        cohere = CohereEmbeddings(settings.cohere_api_key, base_url=settings.cohere_base_url)
     config = settings.config
     return Paths(
         embeddings=EmbeddingsPath(pipeline, tier1, embedding_models(config, served), providers, cohere,

@@ -13,7 +13,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -21,8 +21,7 @@ from asahi.cache.keys import endpoint_key
 from asahi.cache.tier1 import Tier1
 from asahi.call import Call, Outcome
 from asahi.domain import ChatRequest, Usage
-from asahi.embeddings.base import EmbeddingError, Vectors
-from asahi.embeddings.cohere import CohereEmbeddings, CohereRefused
+from asahi.embeddings.base import EmbeddingError, EmbeddingRefused, Vectors
 from asahi.embeddings.local import LocalEmbedder
 from asahi.errors import AsahiError, BadRequest, ProviderError
 from asahi.governance.keys import KeyRecord
@@ -35,6 +34,9 @@ from asahi.providers.openai.adapter import OpenAIProvider
 from asahi.providers.openai.embeddings import Input, embed
 from asahi.routing.endpoint_models import LOCAL_PROVIDER, EmbeddingModel
 from asahi.routing.tokens import count_tokens
+
+if TYPE_CHECKING:  # the Cohere SDK is imported only when Cohere is configured
+    from asahi.embeddings.cohere import CohereEmbeddings
 
 COHERE_INPUT_TYPES = frozenset({"search_document", "search_query", "classification", "clustering"})
 _TOKENS = struct.Struct("<I")
@@ -153,7 +155,7 @@ class EmbeddingsPath:
                 assert self._cohere is not None
                 vectors, billed = await self._cohere.embed(texts, model.name, request.input_type or "search_document")
                 return vectors, billed, [count_tokens(t, model.name) for t in texts]
-        except CohereRefused as exc:
+        except EmbeddingRefused as exc:
             status = exc.status if exc.status in (400, 422, 429) else 502
             raise ProviderError(status, "provider_error", f"Cohere: {exc.reason}", provider="cohere") from exc
         except EmbeddingError as exc:
