@@ -5,75 +5,34 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
-from tests.faults.harness import free_port
+from tests.faults.harness import GatewayProcess, free_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = ROOT / "deploy" / "install-and-serve.sh"
 VENV = Path(sys.prefix)  # the project's venv: the wheel test covers installing, this one scaling out
 
 
-def _wait_live(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url + "/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready within {timeout} s:\n{log.read_text()[-3000:]}")
+class Instance(GatewayProcess):
+    """One gateway started by the container's own script, with a data directory (its ledger spool) that outlives a
+    restart, as a pod's volume; ready when `/health/ready` says so, as a load balancer would ask."""
 
-
-class Instance:
-    """One gateway process with a data directory (its ledger spool) that outlives a restart, as a pod's volume."""
+    ready_path = "/health/ready"
 
     def __init__(self, name: str, env: dict[str, str], data_dir: Path) -> None:
+        super().__init__({}, data_dir)
         self.name = name
-        self.port = free_port()
-        self.data_dir = data_dir
         self.log = data_dir.parent / f"{name}.log"
         self.env = {**env, "PORT": str(self.port), "HOST": "127.0.0.1", "ASAHI_DATA_DIR": str(data_dir)}
-        self.proc: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def launch(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([str(STEPS), "serve", str(VENV)], env=self.env, cwd=self.data_dir,
-                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    def command(self) -> tuple[list[str], Path]:
+        return [str(STEPS), "serve", str(VENV)], self.data_dir
 
     def wait_ready(self, timeout: float = 90.0) -> None:
-        assert self.proc is not None
-        _wait_live(self.url, self.proc, self.log, timeout)
-
-    def kill(self) -> None:
-        """SIGKILL: nothing flushed, nothing drained, connections cut mid-request."""
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-            self.proc = None
+        super().wait_ready(timeout)
 
 
 HAPROXY_CONFIG = """\
@@ -118,7 +77,7 @@ class Balancer:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen([binary, "-db", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
-        _wait_live(self.url, self.proc, self.log, 30)
+        wait_until_ready(self.url + "/health/ready", self.proc, self.log, 30)
 
     @property
     def url(self) -> str:

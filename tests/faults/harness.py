@@ -123,8 +123,25 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def wait_until_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    """Until `url` answers 200; fails early with the log's tail if the process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
 class GatewayProcess:
     """`asahi serve` in its own process, on the simulator, with a data directory that outlives restarts."""
+
+    ready_path = "/health/live"
 
     def __init__(self, env: dict[str, str], data_dir: Path) -> None:
         self.port = free_port()
@@ -141,24 +158,24 @@ class GatewayProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def command(self) -> tuple[list[str], Path]:
+        """What starts the gateway, and the directory it starts in."""
+        return [sys.executable, "-m", "asahi.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)], ROOT
+
     def start(self, timeout: float = 60.0) -> None:
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        args, cwd = self.command()
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "asahi.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"asahi exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.url + "/health/live", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"asahi did not start:\n{self.log.read_text()[-3000:]}")
+            self.proc = subprocess.Popen(args, env=self.env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        assert self.proc is not None
+        wait_until_ready(self.url + self.ready_path, self.proc, self.log, timeout)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no draining, nothing flushed by the process itself."""
