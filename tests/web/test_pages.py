@@ -125,3 +125,21 @@ def test_a_rate_limited_prompt_says_when_to_retry(browser: Browser, gateway: str
     expect(alert).to_contain_text("Too many requests")
     expect(alert).to_contain_text(re.compile(r"wait \d+ s before trying again"))
     page.context.close()
+
+
+def test_saving_the_policy_page_keeps_what_it_does_not_show(browser: Browser, gateway: str) -> None:
+    created = httpx.post(f"{gateway}/signup", json={"org_name": f"Budgets {secrets.token_hex(3)}",
+                                                    "email": "budgets@example.com"}).json()
+    headers = {"Authorization": f"Bearer {created['api_key']}"}
+    budgets = [{"limit_usd": 5.0, "window": "day", "hard": True}]
+    httpx.put(f"{gateway}/governance/policy", headers=headers,
+              json={"budgets": budgets, "alert_webhook_url": "https://hooks.example.com/asahi"}).raise_for_status()
+    page = signed_in(browser, gateway, str(created["api_key"]))
+    page.goto("/dashboard/policy/")
+    page.get_by_label("Cascade mode").check()
+    page.get_by_role("button", name="Save policy").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved.")
+    stored = httpx.get(f"{gateway}/governance/policy", headers=headers).json()
+    assert stored["cascade"] is True
+    assert stored["budgets"] == budgets and stored["alert_webhook_url"] == "https://hooks.example.com/asahi"
+    page.context.close()

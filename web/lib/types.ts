@@ -111,6 +111,12 @@ export interface CreatedKey extends ApiKey {
   api_key: string;
 }
 
+export interface PolicyBudget {
+  limit_usd: number;
+  window: string;
+  hard: boolean;
+}
+
 export interface Policy {
   allowed_models: string[] | null;
   default_model: string | null;
@@ -118,6 +124,9 @@ export interface Policy {
   quality_floor: number | null;
   requests_per_minute: number | null;
   tier2_target_error: number | null;
+  cascade: boolean;
+  budgets: PolicyBudget[] | null;
+  alert_webhook_url: string | null;
 }
 
 export interface ServedModel {

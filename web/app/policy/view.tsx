@@ -15,6 +15,7 @@ interface Form {
   quality_floor: string;
   requests_per_minute: string;
   tier2_target_error: string;
+  cascade: boolean;
 }
 
 function toForm(policy: Policy): Form {
@@ -26,6 +27,7 @@ function toForm(policy: Policy): Form {
     quality_floor: policy.quality_floor?.toString() ?? "",
     requests_per_minute: policy.requests_per_minute?.toString() ?? "",
     tier2_target_error: policy.tier2_target_error?.toString() ?? "",
+    cascade: policy.cascade,
   };
 }
 
@@ -98,13 +100,16 @@ export function Policy() {
     setError(null);
     setSaved(false);
     try {
+      // PUT replaces the whole policy: what this page does not edit (budgets, their alert webhook) goes back as read.
       const body = {
+        ...policy.data,
         allowed_models: form.allowAll ? null : form.allowed,
         default_model: form.default_model || null,
         baseline_model: form.baseline_model || null,
         quality_floor: number(form.quality_floor),
         requests_per_minute: number(form.requests_per_minute),
         tier2_target_error: number(form.tier2_target_error),
+        cascade: form.cascade,
       };
       const stored = await api<Policy>("/governance/policy", { method: "PUT", body });
       setForm(toForm(stored));
@@ -218,6 +223,15 @@ export function Policy() {
             <input {...props} inputMode="decimal" value={form.tier2_target_error} placeholder="0.02" onChange={(e) => set({ tier2_target_error: e.target.value })} />
           )}
         </Field>
+        <div className="field">
+          <label className="checks">
+            <input type="checkbox" checked={form.cascade} onChange={(e) => set({ cascade: e.target.checked })} aria-describedby="policy-cascade-hint" />
+            <span style={{ fontWeight: 600 }}>Cascade mode</span>
+          </label>
+          <span id="policy-cascade-hint" className="hint">
+            Routed word problems go to the cheap model first; the routed model answers only when a check of the cheap answer fails.
+          </span>
+        </div>
       </div>
       <div className="row">
         <button type="submit" className="button button-primary" disabled={busy}>
