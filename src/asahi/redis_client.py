@@ -79,6 +79,9 @@ class RedisLink:
                 continue
             await asyncio.sleep(self._probe_interval)
             try:
+                # The pool's connections may still be to a server that died: each would fail once when drawn,
+                # knocking the link down again, one probe interval per connection. Reconnect them all instead.
+                await self.client.connection_pool.disconnect()
                 await self.client.ping()
             except Exception:  # noqa: BLE001  # still down; the next round tries again
                 continue

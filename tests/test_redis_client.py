@@ -1,0 +1,33 @@
+"""The Redis link against a real redis-server on a spare port, killed and started again."""
+
+from __future__ import annotations
+
+import asyncio
+
+from asahi.redis_client import RedisLink
+from tests.faults.harness import RedisServer
+
+
+async def _until_up(link: RedisLink, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not link.up:
+            await asyncio.sleep(0.02)
+
+
+async def test_back_up_after_a_restart_without_flapping_on_old_connections() -> None:
+    redis = RedisServer()
+    link = RedisLink(redis.url, probe_interval=0.1)
+    try:
+        await link.start()
+        assert link.client is not None
+        # Concurrent commands leave several connections in the pool, all to the server about to die.
+        await asyncio.gather(*(link.client.blpop(["asahi-test-nothing"], timeout=0.05) for _ in range(8)))
+        redis.kill()
+        redis.start()
+        link.failed(ConnectionError("lost"))
+        await _until_up(link)
+        answers = await asyncio.gather(*(link.client.ping() for _ in range(8)), return_exceptions=True)
+        assert answers == [True] * 8
+    finally:
+        await link.aclose()
+        redis.close()
