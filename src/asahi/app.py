@@ -41,15 +41,21 @@ from asahi.api import (
 from asahi.api.cors import Cors
 from asahi.api.deps import components as running_components
 from asahi.api.hot_path import Endpoint, HotPath
-from asahi.api.middleware import BodyLimit, RequestContext
+from asahi.api.middleware import BodyLimit, RefuseNul, RequestContext
 from asahi.errors import AsahiError
 from asahi.settings import Settings, load_settings
-from asahi.store.availability import DatabaseUnavailable, is_outage
+from asahi.store.availability import DatabaseUnavailable, is_bad_value, is_outage
 
 log = logging.getLogger(__name__)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
+    if is_bad_value(exc):
+        # Checked values rarely reach this (the request models bound them); what does, e.g. a NUL character in a
+        # path parameter on PostgreSQL, is still the client's input, not a fault of the gateway.
+        return Response(errors.error_body("invalid_value", "A value in the request cannot be stored or searched "
+                                          "for (a NUL character, or a number or date out of range)."),
+                        400, media_type="application/json")
     if is_outage(exc):
         # The database went away under a management route: a 503 the caller can retry, logged once per outage.
         running_components(request).database.failed(exc)
@@ -125,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
     server = settings.config.server
     cors = Cors.of(settings.cors_origins)
     app.hot_path = HotPath(INFERENCE_ROUTES, server.max_body_bytes, server.body_timeout_seconds, cors)
+    app.add_middleware(RefuseNul)
     app.add_middleware(BodyLimit, max_bytes=server.max_body_bytes, timeout=server.body_timeout_seconds)
     app.add_middleware(RequestContext)
     if cors is not None:

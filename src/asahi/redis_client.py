@@ -16,11 +16,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+if TYPE_CHECKING:  # redis-py (~6 MB resident) is imported only when REDIS_URL is set
+    from redis.asyncio import Redis
+    from redis.asyncio.client import PubSub
 
 log = logging.getLogger(__name__)
 OP_TIMEOUT = 0.5  # seconds per command: Redis answers in well under a millisecond when healthy
@@ -35,11 +35,15 @@ class RedisLink:
         self._probe: asyncio.Task[None] | None = None
         self._up = False
         self._woken = asyncio.Event()
-        # No retries inside redis-py: each retry of a hung server is another timeout on the request's path.
-        no_retry = Retry(NoBackoff(), 0)
         self.client: Redis | None = None
         self.subscriber: Redis | None = None
         if url is not None:
+            from redis.asyncio import Redis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+
+            # No retries inside redis-py: each retry of a hung server is another timeout on the request's path.
+            no_retry = Retry(NoBackoff(), 0)
             self.client = Redis.from_url(url, socket_connect_timeout=op_timeout, socket_timeout=op_timeout,
                                          retry=no_retry, health_check_interval=30)
             # Pub/sub waits for messages indefinitely, so it cannot share the commands' read timeout; a periodic

@@ -7,22 +7,22 @@ top of its org's policy, the stricter winning, on every surface.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from asahi.api.admin import admin_actor, audit_context, target_org
 from asahi.api.deps import components
+from asahi.api.fields import Expiry, Name
 from asahi.errors import BadRequest
 from asahi.governance import accounts, keys
 from asahi.governance.budgets.spec import Budget, unique_windows
+from asahi.governance.policy import PerMinute
 from asahi.ledger import queries
 
 router = APIRouter(prefix="/governance")
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-PerMinute = Annotated[int, Field(ge=1)]
 
 
 class KeyLimitsBody(BaseModel):
@@ -44,7 +44,7 @@ class CreateKeyRequest(KeyLimitsBody):
     org_id: str | None = None
     name: Name
     scopes: list[str]
-    expires_at: AwareDatetime | None = None
+    expires_at: Expiry | None = None
 
     @field_validator("scopes")
     @classmethod
@@ -57,7 +57,7 @@ class UpdateKeyRequest(KeyLimitsBody):
 
     model_config = ConfigDict(extra="forbid")
     name: Name | None = None
-    expires_at: AwareDatetime | None = None
+    expires_at: Expiry | None = None
 
 
 class KeyView(BaseModel):

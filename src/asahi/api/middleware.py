@@ -136,3 +136,23 @@ async def _answer(send: Send, body: bytes, status: int) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+def has_nul(scope: Scope) -> bool:
+    """A NUL character in the path or the query, escaped or not: no id, name or filter holds one, and PostgreSQL
+    refuses to compare text with it."""
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
+
+
+class RefuseNul:
+    """Answers 400 to a request whose path or query holds a NUL character, before any route reads it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and has_nul(scope):
+            await _answer(send, error_body("invalid_value", "The path or query holds a NUL character."), 400)
+            return
+        await self.app(scope, receive, send)

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, EmailStr
 
 from asahi.api.admin import audit_context, operator
 from asahi.api.deps import components
-from asahi.api.signup import OrgName, SignupResponse
+from asahi.api.fields import Name
+from asahi.api.signup import SignupResponse
 from asahi.governance import accounts
 from asahi.ledger.queries import Window, usage_summary
 
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/governance")
 
 class CreateOrgRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    org_name: OrgName
+    org_name: Name
     email: EmailStr
 
 

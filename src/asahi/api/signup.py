@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, BackgroundTasks, Request
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from asahi.api.admin import audit_context
 from asahi.api.deps import client_ip, components
+from asahi.api.fields import Name
 from asahi.errors import RateLimited
 from asahi.governance import accounts
 
 router = APIRouter()
 
-OrgName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
 class SignupRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    org_name: OrgName
+    org_name: Name
     email: EmailStr
 
 

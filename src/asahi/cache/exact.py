@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from typing import Protocol
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, Protocol
 
 from asahi.redis_client import RedisLink
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 HITS_KEY = "asahi:t1:hits"
 MISSES_KEY = "asahi:t1:misses"

@@ -30,6 +30,10 @@ _MAX_CACHED = 100_000
 _LOOKUP_TIMEOUT = 2.0  # seconds; past it the database counts as down for this request
 
 
+# Rates are stored in 32-bit integer columns (keys) and sealed as JSON (policies); no real limit comes near this.
+PerMinute = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
 class OrgPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -37,7 +41,7 @@ class OrgPolicy(BaseModel):
     default_model: str | None = None
     baseline_model: str | None = Field(None, description="What savings are measured against under autopilot")
     quality_floor: Annotated[float, Field(ge=0.5, le=1.0)] | None = None
-    requests_per_minute: Annotated[int, Field(ge=1)] | None = None
+    requests_per_minute: PerMinute | None = None
     tier2_target_error: Annotated[float, Field(gt=0.0, le=0.2)] | None = None
     cascade: bool = Field(False, description="Routed word problems: the cheap model answers first, the strong "
                                              "one only when the cheap answer looks wrong")

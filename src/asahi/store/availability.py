@@ -25,10 +25,35 @@ class DatabaseUnavailable(AsahiError):
                          headers={"retry-after": str(RETRY_AFTER_SECONDS)})
 
 
+# PostgreSQL's SQLSTATE classes that mean the server or the link failed: connection exception, insufficient
+# resources, operator intervention (shutdown, starting up), system error. Any other class is about the statement.
+_OUTAGE_CLASSES = frozenset({"08", "53", "57", "58"})
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    state = getattr(exc.orig, "sqlstate", None)
+    return state if isinstance(state, str) and len(state) == 5 else None
+
+
+def is_bad_value(exc: BaseException) -> bool:
+    """The database refused a value the client sent (a NUL character, an integer or a date out of its range)."""
+    if isinstance(exc, DataError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    state = _sqlstate(exc)
+    if state is not None:
+        return state.startswith("22")  # data exception
+    # asyncpg refuses some values before sending them (an integer past int32); its error is a ValueError.
+    return isinstance(exc.orig, ValueError) or isinstance(exc.orig.__cause__ if exc.orig else None, ValueError)
+
+
 def is_outage(exc: BaseException) -> bool:
     """An error that says the database cannot be reached, not that a statement was wrong."""
-    if isinstance(exc, IntegrityError | DataError | ProgrammingError):
+    if isinstance(exc, IntegrityError | ProgrammingError) or is_bad_value(exc):
         return False
+    if isinstance(exc, DBAPIError) and (state := _sqlstate(exc)) is not None:
+        return state[:2] in _OUTAGE_CLASSES
     return isinstance(exc, DBAPIError | OSError | TimeoutError | ConnectionError)
 
 

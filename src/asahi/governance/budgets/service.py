@@ -14,7 +14,7 @@ import logging
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,10 +24,12 @@ from asahi.governance.budgets.alerts import Alerts
 from asahi.governance.budgets.counters import Claim, Counters, Level, Refusal, current_period
 from asahi.governance.budgets.db_counters import DatabaseCounters
 from asahi.governance.budgets.ledger_spent import spent_between
-from asahi.governance.budgets.redis_counters import RedisCounters
 from asahi.governance.budgets.spec import Budget, BudgetRef, to_nano, to_usd
 from asahi.governance.budgets.window import Period, earlier_days
 from asahi.governance.refusals import RefusalLog
+
+if TYPE_CHECKING:  # redis-py is imported only when REDIS_URL is set
+    from asahi.governance.budgets.redis_counters import RedisCounters
 from asahi.redis_client import RedisLink
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,11 @@ class Budgets:
         self._refusals = refusals
         self._earlier_spent: dict[tuple[str, datetime], int] = {}  # (budget, today) -> its earlier days' spend
         self._database = DatabaseCounters(engine)
-        self._redis = RedisCounters(link.client, engine) if link is not None and link.client is not None else None
+        self._redis: RedisCounters | None = None
+        if link is not None and link.client is not None:
+            from asahi.governance.budgets.redis_counters import RedisCounters  # loads redis-py
+
+            self._redis = RedisCounters(link.client, engine)
         self._alerts = alerts
         self._hold_seconds = hold_seconds
         self._on_redis = True
