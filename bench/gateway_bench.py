@@ -241,7 +241,7 @@ def without_tier2(folder: Path) -> Path:
 
 
 def asahi_target(name: str, asahi: str, upstream: Service, data_dir: Path, redis_url: str | None,
-                 miss_header: str, modes: tuple[str, ...], config: Path | None = None) -> Target:
+                 miss_header: str, modes: tuple[str, ...], config: Path | None = None, workers: int = 1) -> Target:
     env = {**clean_env(), "OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": upstream.url + "/v1",
            "ASAHI_DATA_DIR": str(data_dir), "ASAHI_LOG_LEVEL": "WARNING"}
     if redis_url:
@@ -256,7 +256,8 @@ def asahi_target(name: str, asahi: str, upstream: Service, data_dir: Path, redis
     if created.returncode != 0 or not lines:
         raise RuntimeError(f"{name}: `asahi keys create` failed ({created.returncode}): {created.stderr[-300:]}")
     port = free_port()
-    service = Service(name, [asahi, "serve", "--host", "127.0.0.1", "--port", str(port)], env, port).start()
+    service = Service(name, [asahi, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+                      env, port).start()
     service.wait_ready("/v1/models", 120)
     return Target(name, service, key=lines[-1], miss_headers=miss_header, modes=modes)
 
@@ -446,6 +447,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--litellm-bin", default=str(BENCH / ".venv-litellm" / "bin" / "litellm"))
     parser.add_argument("--asahi-miss-header", default="x-asahi-cache: no-cache",
                         help="header sent to Asahi on miss runs ('' for none)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="asahi serve --workers N (above 1 implies --no-pin: the workers need the cores)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the server under test to its own CPU")
     parser.add_argument("--no-doc", action="store_true", help="print JSON only, leave docs/benchmarks.md alone")
     args = parser.parse_args()
@@ -457,6 +460,9 @@ def parse_args() -> argparse.Namespace:
         parser.error("--only takes direct, asahi, asahi-t1, litellm; --modes takes miss, hit")
     if not 1 <= args.duration <= 60 or not all(1 <= c <= 256 for c in args.conns):
         parser.error("--duration must be 1-60 s and --conns 1-256: this benchmark stays small and bounded")
+    if not 1 <= args.workers <= 8:
+        parser.error("--workers must be 1-8")
+    args.no_pin = args.no_pin or args.workers > 1
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (Debian: apt-get install -y wrk)")
     return args
@@ -470,7 +476,7 @@ def main() -> int:
     report: dict[str, Any] = {
         "command": " ".join([".venv/bin/python", "bench/gateway_bench.py", *sys.argv[1:]]),
         "date": time.strftime("%Y-%m-%d"), "cpus": len(allowed), "python": platform.python_version(),
-        "duration_s": args.duration, "targets": [], "notes": [], "runs": [],
+        "duration_s": args.duration, "workers": args.workers, "targets": [], "notes": [], "runs": [],
         "pinning": (f"server under test pinned to CPU {allowed[0]}, wrk and the other processes to the rest"
                     if cpus else "no CPU pinning"),
         "versions": versions(args.litellm_bin if "litellm" in args.only else None),
@@ -484,14 +490,15 @@ def main() -> int:
         starters: list[Callable[[], Target]] = []
         if "asahi" in args.only:
             starters.append(lambda: asahi_target("asahi", args.asahi_bin, upstream, Path(tmp) / "memory", None,
-                                                 args.asahi_miss_header, ("miss", "hit")))
+                                                 args.asahi_miss_header, ("miss", "hit"), workers=args.workers))
             if args.redis:
                 starters.append(lambda: asahi_target("asahi-redis", args.asahi_bin, upstream, Path(tmp) / "redis",
-                                                     args.redis, args.asahi_miss_header, ("hit",)))
+                                                     args.redis, args.asahi_miss_header, ("hit",),
+                                                     workers=args.workers))
         if "asahi-t1" in args.only:
             starters.append(lambda: asahi_target("asahi-t1", args.asahi_bin, upstream, Path(tmp) / "t1", None,
                                                  args.asahi_miss_header, ("miss", "hit"),
-                                                 without_tier2(Path(tmp) / "t1")))
+                                                 without_tier2(Path(tmp) / "t1"), args.workers))
         if "litellm" in args.only:
             starters.append(lambda: litellm_target(args.litellm_bin, upstream))
         for start in starters:

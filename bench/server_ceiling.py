@@ -24,7 +24,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gateway_bench import Service, cpu_seconds, free_port, pin, wrk  # noqa: E402
+from gateway_bench import Service, cpu_seconds, free_port, pin, wrk
 
 ANSWER = orjson.dumps({
     "id": "chatcmpl-ceiling", "object": "chat.completion", "created": 1_700_000_000, "model": "gpt-4o-mini",

@@ -6,10 +6,12 @@ import hashlib
 import logging
 import os
 import secrets
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 log = logging.getLogger(__name__)
 _NONCE_BYTES = 12
@@ -25,10 +27,24 @@ class Sealer:
     def __init__(self, key: bytes, previous: bytes | None = None) -> None:
         if len(key) != 32 or (previous is not None and len(previous) != 32):
             raise ValueError("AES-256-GCM needs a 32-byte key")
-        self._aead = AESGCM(key)
-        self._previous = None if previous is None else AESGCM(previous)
+        self._key = key
+        self._previous_key = previous
         # Stored beside each sealed value, so a rotation knows which rows still need the old key.
         self.key_id = key_id(key)
+
+    # cryptography (~9 MB resident) loads at the first secret sealed or opened: an org with the default policy
+    # and no keys of its own never needs it.
+    @cached_property
+    def _aead(self) -> AESGCM:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        return AESGCM(self._key)
+
+    @cached_property
+    def _previous(self) -> AESGCM | None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        return None if self._previous_key is None else AESGCM(self._previous_key)
 
     def seal(self, plaintext: bytes, associated: bytes = b"") -> bytes:
         """Encrypt; `associated` binds the ciphertext to its owner (e.g. the org id) so rows can't be swapped."""
@@ -36,6 +52,8 @@ class Sealer:
         return nonce + self._aead.encrypt(nonce, plaintext, associated)
 
     def open(self, sealed: bytes, associated: bytes = b"") -> bytes:
+        from cryptography.exceptions import InvalidTag
+
         for aead in (self._aead, self._previous):
             if aead is None:
                 continue
