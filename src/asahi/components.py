@@ -251,7 +251,8 @@ async def _tier2(
         dimension=embedding.search.dimension, pinecone_api_key=settings.pinecone_api_key,
         pinecone_index=settings.pinecone_index, pinecone_host=settings.pinecone_host,
         pinecone_control_host=settings.pinecone_controller_host, max_entries_per_org=config.max_entries_per_org,
-        max_bytes_per_org=config.max_bytes_per_org, ttl_seconds=config.ttl_seconds,
+        max_bytes_per_org=config.max_bytes_per_org, max_entries_total=config.max_entries_total,
+        ttl_seconds=config.ttl_seconds,
     )
     cache = SemanticCache(
         index, delta=config.target_error_rate, verify_sample_rate=config.verify_sample_rate,

@@ -56,6 +56,7 @@ class Tier2Config(Section):
     verify_sample_rate: Share  # share of would-be hits also sent upstream to label the decision
     max_entries_per_org: Positive
     max_bytes_per_org: Positive
+    max_entries_total: Positive  # across orgs, in this process's memory index (the largest org gives way)
     ttl_seconds: Positive
     max_prompt_chars: Positive  # longer last user turns skip tier 2
 

@@ -228,3 +228,13 @@ def test_no_org_ever_sees_another_orgs_entry(stored: list[tuple[str, str]], aske
                 assert decision.entry is None or decision.entry.org_id == org_asked
 
     asyncio.run(run())
+
+
+async def test_an_entry_evicted_by_the_bound_across_orgs_is_forgotten_in_its_own_org() -> None:
+    c = SemanticCache(MemoryVectorIndex(32, max_entries_total=2), rng=random.Random(0))
+    first = await c.store("big", "ctx", "q1", vec("q1"), b"a", "a")
+    await c.store("big", "ctx", "q2", vec("q2"), b"a", "a")
+    stored = await c.store("small", "ctx", "q3", vec("q3"), b"a", "a")
+    assert stored.evicted == [first.entry.id]
+    assert c.entry("big", first.entry.id) is None
+    assert c.entry("small", stored.entry.id) is not None

@@ -50,6 +50,18 @@ async def test_bounded_by_count_least_recently_used_first() -> None:
     assert index.entries("o") == 3 and index.entries("p") == 1
 
 
+async def test_bounded_across_orgs_the_largest_org_gives_way() -> None:
+    index = MemoryVectorIndex(16, max_entries_total=5)
+    for i in range(4):
+        await index.add(record(i, org="big"))
+    await index.add(record(10, org="small"))
+    assert await index.add(record(11, org="small")) == ["id0"]  # the big org's oldest, not the small one's
+    assert await index.add(record(4, org="big")) == ["id1"]
+    assert index.entries("big") == 3 and index.entries("small") == 2
+    await index.remove("big", ["id2"])
+    assert await index.add(record(12, org="small")) == []  # a removal made room
+
+
 async def test_bounded_by_bytes() -> None:
     index = MemoryVectorIndex(16, max_bytes_per_org=1000)
     evicted: list[str] = []

@@ -223,8 +223,9 @@ class SemanticCache:
             evicted = await self.index.load(records)
         except VectorStoreError as exc:
             raise Tier2Unavailable(str(exc)) from exc
+        gone = set(evicted)
         for entry in entries:
-            if entry.id in evicted:
+            if entry.id in gone:
                 self._entries[entry.org_id].pop(entry.id, None)
         return evicted
 
@@ -236,9 +237,14 @@ class SemanticCache:
         self._forget(org_id, ids)
 
     def _forget(self, org_id: str, ids: list[str]) -> None:
+        """Drop entries the index no longer holds: mostly `org_id`'s, but the bound across orgs may have evicted
+        another org's (ids are unique across orgs)."""
         entries = self._entries.get(org_id, {})
         for id_ in ids:
-            entries.pop(id_, None)
+            if entries.pop(id_, None) is None:
+                for other in self._entries.values():
+                    if other.pop(id_, None) is not None:
+                        break
 
     def created_before(self, cutoff: float) -> dict[str, list[str]]:
         """Per org, the ids of entries created before `cutoff` (epoch seconds): what the TTL has expired."""

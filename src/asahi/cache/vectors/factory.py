@@ -19,6 +19,7 @@ async def build_vector_index(
     pinecone_control_host: str | None = None,
     max_entries_per_org: int = 100_000,
     max_bytes_per_org: int = 512 * 1024 * 1024,
+    max_entries_total: int | None = None,
     ttl_seconds: float | None = None,
 ) -> VectorIndex:
     """`dimension` is the active embedder's. Any Pinecone failure at start-up (unreachable, unknown index, bad
@@ -34,4 +35,5 @@ async def build_vector_index(
         except Exception as exc:  # noqa: BLE001 - unreachable, unknown index, bad key: serve with memory
             log.warning("Pinecone init failed (%s); tier 2 falls back to the in-memory vector index", exc)
     return MemoryVectorIndex(dimension, max_entries_per_org=max_entries_per_org,
-                             max_bytes_per_org=max_bytes_per_org, ttl_seconds=ttl_seconds)
+                             max_bytes_per_org=max_bytes_per_org, max_entries_total=max_entries_total,
+                             ttl_seconds=ttl_seconds)

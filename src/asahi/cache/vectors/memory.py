@@ -148,12 +148,15 @@ class MemoryVectorIndex:
         *,
         max_entries_per_org: int = 100_000,
         max_bytes_per_org: int = 512 * 1024 * 1024,
+        max_entries_total: int | None = None,
         ttl_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.dimension = dimension
         self.max_entries = max_entries_per_org
         self.max_bytes = max_bytes_per_org
+        self.max_total = max_entries_total
+        self._total = 0
         self.ttl = ttl_seconds
         self._now = clock
         self._orgs: dict[str, _Partition] = {}
@@ -175,18 +178,28 @@ class MemoryVectorIndex:
         meta = _Meta(record.filter_key, record.created_at, self._cost(record))
         part.meta[record.id] = meta
         part.bytes += meta.size_bytes
+        self._total += 1
         evicted: list[str] = []
         while len(part.meta) > self.max_entries or (part.bytes > self.max_bytes and len(part.meta) > 1):
-            oldest = next(iter(part.meta))
-            self._drop(part, oldest)
-            evicted.append(oldest)
+            evicted.append(self._drop_oldest(part))
+        if self.max_total is not None:
+            # Past the bound across orgs, the org holding the most entries gives up its least recently used: a
+            # tenant filling memory evicts its own entries, never a small tenant's.
+            while self._total > self.max_total:
+                evicted.append(self._drop_oldest(max(self._orgs.values(), key=lambda p: len(p.meta))))
         if maintain:
             group.maintain_graph()
         return evicted
 
+    def _drop_oldest(self, part: _Partition) -> str:
+        oldest = next(iter(part.meta))
+        self._drop(part, oldest)
+        return oldest
+
     def _drop(self, part: _Partition, id_: str) -> None:
         meta = part.meta.pop(id_)
         part.bytes -= meta.size_bytes
+        self._total -= 1
         group = part.groups[meta.filter_key]
         group.drop(id_)
         if not group:
