@@ -41,6 +41,7 @@ from asahi.api import (
 from asahi.api.cors import Cors
 from asahi.api.deps import components as running_components
 from asahi.api.hot_path import Endpoint, HotPath
+from asahi.api.inference_openapi import describe_inference_routes
 from asahi.api.middleware import BodyLimit, RefuseNul, RequestContext
 from asahi.errors import AsahiError
 from asahi.settings import Settings, load_settings
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
                              INFERENCE_ROUTES.items()]
     # Off the hot path: a model id may hold a slash, so this one is matched as a path, not looked up.
     app.router.routes.insert(0, Route("/v1/models/{model_id:path}", openai_chat.retrieve_model, methods=["GET"]))
+    describe_inference_routes(app)
     server = settings.config.server
     cors = Cors.of(settings.cors_origins)
     app.hot_path = HotPath(INFERENCE_ROUTES, server.max_body_bytes, server.body_timeout_seconds, cors)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import AsyncIterator
@@ -14,12 +15,18 @@ from asahi.ledger.bill import UNBILLED, Bill
 from asahi.routing.hints import RoutingHints
 from asahi.routing.router import Alternative
 
+# A generator of Asahi's own, seeded from the OS and again in every forked child: whoever seeds the global `random`
+# (a test framework, a library in the same process) must not make two requests share an id, since the ledger is
+# idempotent by request id and would keep one row for both.
+_ids = random.Random()
+os.register_at_fork(after_in_child=_ids.seed)
+
 
 def new_request_id() -> str:
     # 128 random bits, as uuid4 has, without its os.urandom call: a system call that releases the interpreter
     # lock, so under load every request waited there for the ledger's and the embedder's threads. An id is only
-    # ever looked up within its own org, so it needs to be unique, not unpredictable; `random` reseeds in forks.
-    return f"req_{random.getrandbits(128):032x}"
+    # ever looked up within its own org, so it needs to be unique, not unpredictable.
+    return f"req_{_ids.getrandbits(128):032x}"
 
 
 Surface = Literal["openai", "anthropic", "infer"]
