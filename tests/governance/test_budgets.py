@@ -8,6 +8,7 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from asahi.call import Call
 from asahi.domain import ChatRequest, Message, TextPart
 from asahi.store.tables import usage_records
 from tests.conftest import Running, SettingsFactory, start
+from tests.notify.test_welcome_email import Sink, run_sink
 
 SIM = "asahi-sim-gpt-4o-mini"
 
@@ -131,6 +133,27 @@ async def test_a_soft_budget_lets_requests_through_and_alerts_once_per_threshold
     assert received[-1]["spent_usd"] >= received[-1]["limit_usd"]
     [budget] = await budgets_of(slow, org["api_key"])
     assert budget["spent_usd"] > budget["limit_usd"] and budget["hard"] is False
+
+
+async def test_budget_alerts_are_mailed_to_the_org_once_per_threshold(make_settings: SettingsFactory) -> None:
+    for sink, port in run_sink(Sink()):
+        instance, stop = await start(make_settings(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port),
+                                                   SMTP_STARTTLS="false", ASAHI_FROM_EMAIL="asahi@example.com"))
+        try:
+            org = await instance.signup()
+            await set_budgets(instance, org["api_key"], [{"limit_usd": 0.00001, "window": "day", "hard": False}])
+            for i in range(3):  # the first crosses every threshold; the next ones must not alert again
+                response = await instance.client.post("/v1/chat/completions", json=chat(f"mailed {i}"),
+                                                      headers=bearer(org["api_key"]))
+                assert response.status_code == 200
+            await instance.app.state.components.pipeline.settled()
+        finally:
+            await stop()
+        subjects = sorted(str(message_from_bytes(e.content)["Subject"]) for e in sink.envelopes
+                          if isinstance(e.content, bytes))
+        alerts = [s for s in subjects if s.startswith("Asahi budget at")]
+        assert alerts == [f"Asahi budget at {t}%: org day budget" for t in (100, 50, 80)]
+        assert all(e.rcpt_tos == ["owner@example.com"] for e in sink.envelopes)
 
 
 async def test_a_webhook_into_the_gateways_own_network_is_not_called(running: Running) -> None:
