@@ -4,6 +4,7 @@ memory, and each instance's share of the limit while Redis is down."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -15,7 +16,7 @@ from asahi.redis_client import RedisLink
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     now = [16_667 * 60 + 59.9]  # the last tenth of a second of a 60 s window
-    monkeypatch.setattr(ratelimit.time, "time", lambda: now[0])
+    monkeypatch.setattr(time, "time", lambda: now[0])  # the limiter reads the wall clock
     return now
 
 
