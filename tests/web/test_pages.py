@@ -99,6 +99,20 @@ def test_a_refused_key_goes_back_to_sign_in(browser: Browser, gateway: str) -> N
     page.context.close()
 
 
+def test_a_key_without_the_pages_scope_is_told_which_key_it_needs(browser: Browser, gateway: str,
+                                                                   org_key: str) -> None:
+    created = httpx.post(f"{gateway}/governance/api-keys", headers={"Authorization": f"Bearer {org_key}"},
+                         json={"name": "infer only", "scopes": ["infer"]})
+    assert created.status_code == 201, created.text
+    page = signed_in(browser, gateway, str(created.json()["api_key"]))
+    page.goto("/dashboard/keys/")
+    alert = page.locator("main").get_by_role("alert")
+    expect(alert).to_contain_text("This key may not do that")
+    expect(alert).to_contain_text("an admin key can do everything in its org")
+    expect(page).to_have_url(re.compile(r"/dashboard/keys/"))  # a valid key stays signed in
+    page.context.close()
+
+
 def test_an_unreachable_api_is_said_plainly(browser: Browser, gateway: str, org_key: str) -> None:
     page = signed_in(browser, gateway, org_key)
     page.context.add_init_script("window.localStorage.setItem('asahi.apiUrl', 'http://127.0.0.1:9')")
