@@ -205,3 +205,16 @@ async def test_the_official_openai_sdk_works_unmodified(running: Running) -> Non
     with pytest.raises(openai.NotFoundError):
         await client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
     await client.close()
+
+
+async def test_audio_and_file_parts_reach_the_simulator(running: Running) -> None:
+    org = await running.signup()
+    parts: list[dict[str, object]] = [
+        {"type": "text", "text": "What do this recording and this document say?"},
+        {"type": "input_audio", "input_audio": {"data": "UklGRiQAAABXQVZFZm10IBAAAAABAAEA", "format": "wav"}},
+        {"type": "file", "file": {"filename": "notes.pdf", "file_data": "data:application/pdf;base64,JVBERi0xLjQK"}},
+    ]
+    response = await running.client.post("/v1/chat/completions", headers=bearer(org["api_key"]),
+                                         json={"model": SIM, "messages": [{"role": "user", "content": parts}]})
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"].startswith("[asahi simulator]")
