@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from asahi.errors import Forbidden, Unauthorized
 from asahi.governance import accounts, keys
 from asahi.redis_client import RedisLink, Subscription
-from asahi.store.availability import DatabaseState, DatabaseUnavailable, is_outage
+from asahi.store.availability import DatabaseState, DatabaseUnavailable, guarded_read
 from asahi.store.lookup_cache import LookupCache
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,6 @@ REVOCATION_CHANNEL = "asahi:keys:revoked"
 _NEGATIVE_TTL = 2.0  # unknown keys and prefixes are remembered briefly so a repeated bad key costs one query
 _MAX_CACHED = 100_000
 _MAX_CONCURRENT_LOOKUPS = 8
-_LOOKUP_TIMEOUT = 2.0  # seconds; past it the database counts as down for this request
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:
@@ -81,17 +80,13 @@ class Authenticator:
 
     async def _lookup(self, key: str, prefix: str, key_digest: str) -> keys.KeyRecord | None:
         try:
-            async with self._lookups, asyncio.timeout(_LOOKUP_TIMEOUT):
-                found = await accounts.find_key(self._engine, prefix)
-        except Exception as exc:
-            if not is_outage(exc):
-                raise
-            self._database.failed(exc)
+            async with self._lookups:
+                found = await guarded_read(self._database, lambda: accounts.find_key(self._engine, prefix))
+        except DatabaseUnavailable:
             cached, stale = self._cache.stale(key_digest)
             if cached:
                 return stale
-            raise DatabaseUnavailable() from None
-        self._database.succeeded()
+            raise
         if found is None:
             self._cache.put(f"prefix:{prefix}", None, _NEGATIVE_TTL)
             return None

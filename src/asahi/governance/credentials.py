@@ -8,12 +8,13 @@ per org, like policies: a change reaches this instance at once and the others wi
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,13 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from asahi.errors import NotFound
 from asahi.governance import audit
 from asahi.governance.crypto import Sealer
-from asahi.store.availability import DatabaseState, DatabaseUnavailable, is_outage
+from asahi.store.availability import DatabaseState, DatabaseUnavailable, guarded_read
 from asahi.store.lookup_cache import LookupCache
 from asahi.store.tables import orgs, provider_credentials
 
 _TTL = 5.0
 _MAX_CACHED = 100_000
-_LOOKUP_TIMEOUT = 2.0
 _SHOWN = 4
 NO_CREDENTIALS: MappingProxyType[str, str] = MappingProxyType({})
 
@@ -62,24 +62,23 @@ class CredentialStore:
         if found and cached is not None:
             return cached
         try:
-            async with asyncio.timeout(_LOOKUP_TIMEOUT), self._engine.connect() as connection:
-                rows = (await connection.execute(
-                    select(provider_credentials.c.provider, provider_credentials.c.sealed)
-                    .where(provider_credentials.c.org_id == org_id))).all()
-        except Exception as exc:
-            if not is_outage(exc):
-                raise
-            self._database.failed(exc)
+            rows = await guarded_read(self._database, lambda: self._sealed(org_id))
+        except DatabaseUnavailable:
             found, stale = self._cache.stale(org_id)
             if found and stale is not None:
                 return stale
-            raise DatabaseUnavailable() from None
-        self._database.succeeded()
+            raise
         opened = MappingProxyType({
             provider: self._sealer.open(sealed, bound(org_id, provider)).decode() for provider, sealed in rows
         }) if rows else NO_CREDENTIALS
         self._cache.put(org_id, opened, _TTL)
         return opened
+
+    async def _sealed(self, org_id: str) -> Sequence[Row[Any, Any]]:
+        async with self._engine.connect() as connection:
+            return (await connection.execute(
+                select(provider_credentials.c.provider, provider_credentials.c.sealed)
+                .where(provider_credentials.c.org_id == org_id))).all()
 
     async def put(self, org_id: str, provider: str, secret: str, actor: str, context: audit.Context | None = None
                   ) -> StoredCredential:

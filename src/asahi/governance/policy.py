@@ -7,13 +7,12 @@ the cache's few seconds, and this one at once).
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from asahi.errors import AsahiError, NotFound
@@ -21,13 +20,12 @@ from asahi.governance import audit
 from asahi.governance.budgets.spec import Budget, unique_windows
 from asahi.governance.crypto import Sealer
 from asahi.governance.keys import KeyRecord
-from asahi.store.availability import DatabaseState, DatabaseUnavailable, is_outage
+from asahi.store.availability import DatabaseState, DatabaseUnavailable, guarded_read
 from asahi.store.lookup_cache import LookupCache
 from asahi.store.tables import orgs
 
 _TTL = 5.0
 _MAX_CACHED = 100_000
-_LOOKUP_TIMEOUT = 2.0  # seconds; past it the database counts as down for this request
 
 
 # Rates are stored in 32-bit integer columns (keys) and sealed as JSON (policies); no real limit comes near this.
@@ -123,25 +121,23 @@ class PolicyStore:
         if found and state is not None:
             return state
         try:
-            async with asyncio.timeout(_LOOKUP_TIMEOUT):
-                async with self._engine.connect() as connection:
-                    query = select(orgs.c.policy_sealed, orgs.c.suspended_at).where(orgs.c.id == org_id)
-                    row = (await connection.execute(query)).first()
-        except Exception as exc:
-            if not is_outage(exc):
-                raise
-            self._database.failed(exc)
+            row = await guarded_read(self._database, lambda: self._row(org_id))
+        except DatabaseUnavailable:
             found, stale = self._cache.stale(org_id)
             if found and stale is not None:
                 return stale
-            raise DatabaseUnavailable() from None
-        self._database.succeeded()
+            raise
         policy = DEFAULT_POLICY
         if row is not None and row[0] is not None:
             policy = self._open(org_id, row[0])
         state = OrgState(policy, suspended=row is not None and row[1] is not None)
         self._cache.put(org_id, state, _TTL)
         return state
+
+    async def _row(self, org_id: str) -> Row[Any, Any] | None:
+        async with self._engine.connect() as connection:
+            query = select(orgs.c.policy_sealed, orgs.c.suspended_at).where(orgs.c.id == org_id)
+            return (await connection.execute(query)).first()
 
     def forget(self, org_id: str) -> None:
         self._cache.drop(org_id)

@@ -8,8 +8,11 @@ once when it ends, never per request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 
@@ -17,6 +20,8 @@ from asahi.errors import AsahiError
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
+LOOKUP_TIMEOUT = 2.0  # seconds a request-path read may take before the database counts as down
+T = TypeVar("T")
 
 
 class DatabaseUnavailable(AsahiError):
@@ -74,3 +79,19 @@ class DatabaseState:
             log.warning("database reachable again after %.1f s", time.monotonic() - (self.down_since or 0))
             self.up = True
             self.down_since = None
+
+
+async def guarded_read(database: DatabaseState, read: Callable[[], Awaitable[T]]) -> T:
+    """A read on the request path (a key, a policy, an org's credentials). An outage or a read past
+    LOOKUP_TIMEOUT marks the database down and raises DatabaseUnavailable, which the caller answers from its
+    stale cache if it can; an error about the statement itself propagates."""
+    try:
+        async with asyncio.timeout(LOOKUP_TIMEOUT):
+            result = await read()
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        database.failed(exc)
+        raise DatabaseUnavailable() from None
+    database.succeeded()
+    return result
