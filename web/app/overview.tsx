@@ -7,7 +7,7 @@ import { RangePicker, rangeQuery, useRange } from "@/components/Range";
 import { useSession } from "@/components/Session";
 import { Empty, ErrorState, Loading } from "@/components/States";
 import { useQuery } from "@/lib/hooks";
-import { CAUSE_COLORS, CAUSE_LABELS, count, ms, pct, usd, usdAxis } from "@/lib/format";
+import { CAUSE_COLORS, CAUSE_LABELS, count, counted, ms, pct, usd, usdAxis } from "@/lib/format";
 import { CAUSES, type Cause, type Usage } from "@/lib/types";
 
 const CAUSE_WHY: Record<Cause, string> = {
@@ -91,7 +91,7 @@ function Figures({ usage }: { usage: Usage }) {
       </section>
       {total.rows_with_unknown_price ? (
         <p className="notice notice-warn">
-          {count(total.rows_with_unknown_price)} requests used a model without a known price: their cost is left out
+          {counted(total.rows_with_unknown_price, "request")} used a model without a known price: their cost is left out
           rather than guessed.
         </p>
       ) : null}

@@ -35,6 +35,11 @@ export function count(value: number | null | undefined): string {
   return value === null || value === undefined ? DASH : integer.format(value);
 }
 
+/** "1 request", "3 requests": a count with its noun agreeing. */
+export function counted(value: number | null | undefined, noun: string): string {
+  return `${count(value)} ${value === 1 ? noun : `${noun}s`}`;
+}
+
 export function ms(value: number | null | undefined): string {
   if (value === null || value === undefined) return DASH;
   return `${value < 10 ? value.toFixed(2) : integer.format(Math.round(value))} ms`;

@@ -5,7 +5,7 @@ import { Bars } from "@/components/Charts";
 import { RangePicker, rangeQuery, useRange } from "@/components/Range";
 import { Empty, ErrorState, Loading } from "@/components/States";
 import { ApiError } from "@/lib/api";
-import { CACHE_LABELS, CAUSE_COLORS, CAUSE_LABELS, count, dateTime, pct, shortDateTime, TIER_COLORS, usd, usdAxis } from "@/lib/format";
+import { CACHE_LABELS, CAUSE_COLORS, CAUSE_LABELS, count, counted, dateTime, pct, shortDateTime, TIER_COLORS, usd, usdAxis } from "@/lib/format";
 import { useApi, useQuery } from "@/lib/hooks";
 import type { CacheReport, LedgerRow, Page, Usage } from "@/lib/types";
 
@@ -39,7 +39,7 @@ export function Cache() {
               </div>
               <div className="value">{pct(data.hit_rates[tier])}</div>
               <div className="sub">
-                {count(data.cache[tier])} requests · saved {usd(data.savings[SAVING_TIERS[i] ?? "tier1"])}
+                {counted(data.cache[tier], "request")} · saved {usd(data.savings[SAVING_TIERS[i] ?? "tier1"])}
               </div>
             </div>
           ))}
