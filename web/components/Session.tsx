@@ -48,7 +48,9 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     saveKey(null);
     setKey(null);
     setOrgName(null);
-    setSignedOutFor(reason);
+    // A page's concurrent reads are all refused at once; the first refusal says why, and the others, whose bodies
+    // may be cut short as the page leaves, must not replace it.
+    setSignedOutFor((current) => current ?? reason);
   }, []);
 
   const setApiUrl = useCallback((url: string | null) => {
